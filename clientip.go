@@ -1,0 +1,169 @@
+package session
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// clientAddr returns the address of the client that sent r: RemoteAddr, or,
+// when RemoteAddr is a trusted proxy, the right-most entry of the Forwarded
+// (preferred) or X-Forwarded-For header that is not itself a trusted proxy.
+// Entries to the left of that one were written by the client and prove
+// nothing, so they are never read. Headers from an untrusted peer are
+// ignored. The zero Addr means the address could not be read.
+func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := parseHostPort(r.RemoteAddr)
+	if !peer.IsValid() || !inAny(peer, trusted) {
+		return peer
+	}
+	if fwd := r.Header.Values("Forwarded"); len(fwd) > 0 {
+		return rightmostUntrusted(peer, forwardedFor(fwd), trusted)
+	}
+	return rightmostUntrusted(peer, xForwardedFor(r.Header.Values("X-Forwarded-For")), trusted)
+}
+
+// rightmostUntrusted walks hops from the nearest proxy outwards and returns
+// the first that is not trusted. A hop that cannot be parsed (such as
+// "unknown") stops the walk at the trusted proxy that reported it.
+func rightmostUntrusted(peer netip.Addr, hops []string, trusted []netip.Prefix) netip.Addr {
+	addr := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := parseHostPort(hops[i])
+		if !hop.IsValid() {
+			return addr
+		}
+		addr = hop
+		if !inAny(hop, trusted) {
+			return hop
+		}
+	}
+	return addr
+}
+
+// requestIsHTTPS reports whether the client reached us over TLS: directly,
+// or through a trusted proxy that says so in Forwarded proto= or
+// X-Forwarded-Proto.
+func requestIsHTTPS(r *http.Request, trusted []netip.Prefix) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(trusted) == 0 || !inAny(parseHostPort(r.RemoteAddr), trusted) {
+		return false
+	}
+	if fwd := r.Header.Values("Forwarded"); len(fwd) > 0 {
+		protos := forwardedParam(fwd, "proto")
+		return len(protos) > 0 && strings.EqualFold(protos[len(protos)-1], "https")
+	}
+	protos := xForwardedFor(r.Header.Values("X-Forwarded-Proto"))
+	return len(protos) > 0 && strings.EqualFold(protos[len(protos)-1], "https")
+}
+
+func inAny(a netip.Addr, prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHostPort reads "1.2.3.4", "1.2.3.4:80", "::1", "[::1]" or
+// "[::1]:80" (surrounding spaces and quotes allowed); anything else gives
+// the zero Addr. IPv4-mapped IPv6 addresses are unmapped, so one client has
+// one form.
+func parseHostPort(s string) netip.Addr {
+	s = strings.Trim(strings.TrimSpace(s), `"`)
+	if s == "" {
+		return netip.Addr{}
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		s = s[1 : len(s)-1]
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// xForwardedFor splits comma-separated header lines into entries, in order.
+func xForwardedFor(lines []string) []string {
+	var out []string
+	for _, line := range lines {
+		for _, part := range strings.Split(line, ",") {
+			out = append(out, strings.TrimSpace(part))
+		}
+	}
+	return out
+}
+
+// forwardedFor returns the for= value of each element of Forwarded header
+// lines (RFC 7239), in order; an element without for= gives "".
+func forwardedFor(lines []string) []string {
+	return forwardedParam(lines, "for")
+}
+
+// forwardedParam returns the value of param in each element of Forwarded
+// header lines, in order, "" where an element lacks it. Quoted values may
+// contain commas and semicolons.
+func forwardedParam(lines []string, param string) []string {
+	var out []string
+	for _, line := range lines {
+		for _, element := range splitQuoted(line, ',') {
+			value := ""
+			for _, pair := range splitQuoted(element, ';') {
+				k, v, ok := strings.Cut(pair, "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), param) {
+					value = unquote(strings.TrimSpace(v))
+				}
+			}
+			out = append(out, value)
+		}
+	}
+	return out
+}
+
+// splitQuoted splits s at sep outside double quotes.
+func splitQuoted(s string, sep byte) []string {
+	var parts []string
+	inQuotes, escaped, start := false, false, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && inQuotes:
+			escaped = true
+		case c == '"':
+			inQuotes = !inQuotes
+		case c == sep && !inQuotes:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// unquote removes the quotes and backslash escapes of a quoted-string; an
+// unquoted token is returned as it is.
+func unquote(s string) string {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return s
+	}
+	s = s[1 : len(s)-1]
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,178 @@
+package session
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Codec turns session values into bytes for the store and back. Values are
+// encoded one key at a time, which is what lets the manager send the store
+// only the keys that changed.
+//
+// Implementations must be safe for concurrent use, and Decode must return an
+// error, never panic, on bytes it did not produce.
+type Codec interface {
+	Encode(v any) ([]byte, error)
+	Decode(data []byte) (any, error)
+}
+
+// ErrBadValue is returned (wrapped) by DefaultCodec.Decode for bytes it
+// cannot decode.
+var ErrBadValue = errors.New("session: malformed encoded value")
+
+// DefaultCodec is the Codec used unless WithCodec says otherwise. It encodes
+// string, int, int64, uint64, bool, float64, []byte, []string and time.Time
+// in a compact tagged form without reflection, and any other type with
+// encoding/gob, so those types must be registered with gob.Register.
+//
+// Its zero value is ready to use and safe for concurrent use.
+type DefaultCodec struct{}
+
+// Tags of DefaultCodec's encoded forms: the first byte of every value.
+const (
+	tagGob byte = iota
+	tagString
+	tagInt
+	tagInt64
+	tagUint64
+	tagBool
+	tagFloat64
+	tagBytes
+	tagStrings
+	tagTime
+)
+
+// Encode encodes v.
+func (DefaultCodec) Encode(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return append([]byte{tagString}, x...), nil
+	case int:
+		return binary.AppendVarint([]byte{tagInt}, int64(x)), nil
+	case int64:
+		return binary.AppendVarint([]byte{tagInt64}, x), nil
+	case uint64:
+		return binary.AppendUvarint([]byte{tagUint64}, x), nil
+	case bool:
+		if x {
+			return []byte{tagBool, 1}, nil
+		}
+		return []byte{tagBool, 0}, nil
+	case float64:
+		return binary.BigEndian.AppendUint64([]byte{tagFloat64}, math.Float64bits(x)), nil
+	case []byte:
+		return append([]byte{tagBytes}, x...), nil
+	case []string:
+		out := binary.AppendUvarint([]byte{tagStrings}, uint64(len(x)))
+		for _, s := range x {
+			out = binary.AppendUvarint(out, uint64(len(s)))
+			out = append(out, s...)
+		}
+		return out, nil
+	case time.Time:
+		b, err := x.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("session: encoding time: %w", err)
+		}
+		return append([]byte{tagTime}, b...), nil
+	}
+	var buf bytes.Buffer
+	buf.WriteByte(tagGob)
+	if err := gob.NewEncoder(&buf).Encode(&v); err != nil {
+		return nil, fmt.Errorf("session: encoding %T (register it with gob.Register): %w", v, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode decodes data produced by Encode.
+func (DefaultCodec) Decode(data []byte) (any, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrBadValue)
+	}
+	tag, body := data[0], data[1:]
+	switch tag {
+	case tagString:
+		return string(body), nil
+	case tagInt:
+		n, err := exactVarint(body)
+		if err != nil || n != int64(int(n)) {
+			return nil, fmt.Errorf("%w: int", ErrBadValue)
+		}
+		return int(n), nil
+	case tagInt64:
+		n, err := exactVarint(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: int64", ErrBadValue)
+		}
+		return n, nil
+	case tagUint64:
+		n, k := binary.Uvarint(body)
+		if k <= 0 || k != len(body) {
+			return nil, fmt.Errorf("%w: uint64", ErrBadValue)
+		}
+		return n, nil
+	case tagBool:
+		if len(body) != 1 || body[0] > 1 {
+			return nil, fmt.Errorf("%w: bool", ErrBadValue)
+		}
+		return body[0] == 1, nil
+	case tagFloat64:
+		if len(body) != 8 {
+			return nil, fmt.Errorf("%w: float64", ErrBadValue)
+		}
+		return math.Float64frombits(binary.BigEndian.Uint64(body)), nil
+	case tagBytes:
+		return bytes.Clone(body), nil
+	case tagStrings:
+		return decodeStrings(body)
+	case tagTime:
+		var t time.Time
+		if err := t.UnmarshalBinary(body); err != nil {
+			return nil, fmt.Errorf("%w: time: %v", ErrBadValue, err)
+		}
+		return t, nil
+	case tagGob:
+		var v any
+		if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: gob: %v", ErrBadValue, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("%w: unknown tag %d", ErrBadValue, tag)
+}
+
+func exactVarint(b []byte) (int64, error) {
+	n, k := binary.Varint(b)
+	if k <= 0 || k != len(b) {
+		return 0, ErrBadValue
+	}
+	return n, nil
+}
+
+func decodeStrings(body []byte) ([]string, error) {
+	count, k := binary.Uvarint(body)
+	// Each string takes at least one byte, which bounds the allocation by
+	// the input's size whatever count claims.
+	if k <= 0 || count > uint64(len(body)) {
+		return nil, fmt.Errorf("%w: []string", ErrBadValue)
+	}
+	body = body[k:]
+	out := make([]string, 0, count)
+	for i := uint64(0); i < count; i++ {
+		n, k := binary.Uvarint(body)
+		if k <= 0 || n > uint64(len(body)-k) {
+			return nil, fmt.Errorf("%w: []string", ErrBadValue)
+		}
+		out = append(out, string(body[k:k+int(n)]))
+		body = body[k+int(n):]
+	}
+	if len(body) != 0 {
+		return nil, fmt.Errorf("%w: []string trailing bytes", ErrBadValue)
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// maxIDAttempts bounds the retries after an ID collision (ErrExists), which
+// with 256-bit IDs only a broken generator causes.
+const maxIDAttempts = 3
+
+// maxUserAgent bounds the User-Agent kept with a session.
+const maxUserAgent = 512
+
+// commitLocked writes the session's pending changes to the store: it creates
+// a new session, renews, or updates by delta (a touch when only the idle
+// deadline is due). Before the response has started it also sets the cookie.
+func (s *Session) commitLocked(w http.ResponseWriter) error {
+	ctx, now := s.r.Context(), s.m.cfg.clock()
+	switch {
+	case s.rec == nil:
+		return s.createLocked(ctx, w, now)
+	case s.renewTo != "":
+		return s.renewStoredLocked(ctx, w, now)
+	default:
+		return s.updateLocked(ctx, w, now)
+	}
+}
+
+// createLocked stores a new session if anything was written to it: a
+// visitor who stores nothing gets no cookie and no record.
+func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
+	if len(s.set) == 0 && s.user == nil {
+		if s.invalidated && !s.started {
+			s.m.cookie.expire(w, s.https())
+		}
+		s.invalidated = false
+		s.resetPendingLocked()
+		return nil
+	}
+	if s.started {
+		s.m.log.WarnContext(ctx, "session: values set after the response started were not saved: a new session's ID can no longer be sent")
+		s.resetPendingLocked()
+		return nil
+	}
+	d, err := s.encodeLocked()
+	if err != nil {
+		return err
+	}
+	rec := &Record{
+		Values:           valuesOf(d),
+		User:             s.userLocked(),
+		CreatedAt:        now,
+		LastSeen:         now,
+		IssuedAt:         now,
+		IdleDeadline:     now.Add(s.m.cfg.idleTimeout),
+		AbsoluteDeadline: now.Add(s.m.cfg.absoluteTimeout),
+		ClientIP:         s.clientAddr(),
+		UserAgent:        truncate(s.r.UserAgent(), maxUserAgent),
+	}
+	var id, key string
+	for attempt := 1; ; attempt++ {
+		if id, err = newID(s.m.cfg.idGenerator); err != nil {
+			return err
+		}
+		key = storeKey(id)
+		err = s.m.store.Create(ctx, key, rec)
+		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("session: creating: %w", err)
+	}
+	s.id, s.key, s.rec, s.invalidated = id, key, rec, false
+	s.resetPendingLocked()
+	if err := s.m.cookie.set(w, s.https(), id, rec.ExpiresAt()); err != nil {
+		return err
+	}
+	fire(s.m.cfg.hooks.Created, ctx, s.eventLocked(key))
+	return s.m.enforceUserLimit(ctx, rec.User, key)
+}
+
+// renewStoredLocked moves the stored session to the ID chosen by Renew,
+// with the pending changes, leaving a tombstone at the old key.
+func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
+	d, err := s.encodeLocked()
+	if err != nil {
+		return err
+	}
+	loggingIn := d.User != nil
+	d.LastSeen, d.IdleDeadline, d.IssuedAt = now, now.Add(s.m.cfg.idleTimeout), now
+	tomb := &Tombstone{GraceUntil: now.Add(s.grace)}
+	// The tombstone outlives the grace period so that a later use of the
+	// old ID is recognised as stale (a hijack signal), not just unknown.
+	tombExpires := now.Add(s.m.cfg.idleTimeout)
+	if s.rec.AbsoluteDeadline.Before(tombExpires) {
+		tombExpires = s.rec.AbsoluteDeadline
+	}
+	if tombExpires.Before(tomb.GraceUntil) {
+		tombExpires = tomb.GraceUntil
+	}
+	id, key := s.renewTo, ""
+	for attempt := 1; ; attempt++ {
+		if s.grace > 0 {
+			if tomb.Successor, err = sealSuccessor(s.id, id); err != nil {
+				return err
+			}
+		}
+		key = storeKey(id)
+		err = s.m.store.Renew(ctx, s.key, key, d, tomb, tombExpires)
+		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
+			break
+		}
+		if id, err = newID(s.m.cfg.idGenerator); err != nil {
+			return err
+		}
+	}
+	if errors.Is(err, ErrNotFound) {
+		s.lostLocked(ctx)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("session: renewing: %w", err)
+	}
+	oldKey := s.key
+	s.rec, s.id, s.key = d.Apply(s.rec), id, key
+	s.resetPendingLocked()
+	if err := s.m.cookie.set(w, s.https(), id, s.rec.ExpiresAt()); err != nil {
+		return err
+	}
+	e := s.eventLocked(key)
+	e.PreviousTag = tagOf(oldKey)
+	fire(s.m.cfg.hooks.Renewed, ctx, e)
+	if loggingIn {
+		return s.m.enforceUserLimit(ctx, s.rec.User, key)
+	}
+	return nil
+}
+
+// updateLocked sends the pending changes as a delta, together with a new
+// idle deadline; with no changes, it only touches the session once per touch
+// interval.
+func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
+	d, err := s.encodeLocked()
+	if err != nil {
+		return err
+	}
+	if d.IsZero() && now.Sub(s.rec.LastSeen) < s.m.cfg.touchInterval {
+		return s.resendLocked(w)
+	}
+	d.LastSeen, d.IdleDeadline = now, now.Add(s.m.cfg.idleTimeout)
+	err = s.m.store.Update(ctx, s.key, d)
+	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
+		err = s.m.store.Update(ctx, s.key, d)
+	}
+	if errors.Is(err, ErrNotFound) {
+		s.lostLocked(ctx)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("session: saving: %w", err)
+	}
+	s.rec = d.Apply(s.rec)
+	s.resetPendingLocked()
+	if s.m.cfg.persistent && !s.started {
+		return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
+	}
+	return s.resendLocked(w)
+}
+
+// resendLocked sends the cookie again to a client that used an old ID within
+// its grace period, so that it moves to the new one.
+func (s *Session) resendLocked(w http.ResponseWriter) error {
+	if !s.resendCookie || s.started {
+		return nil
+	}
+	s.resendCookie = false
+	return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
+}
+
+// followRenewalLocked handles an update that found no session because
+// another request renewed it meanwhile: within the grace period the changes
+// go to the new session, whose ID is sent to this client too.
+func (s *Session) followRenewalLocked(ctx context.Context) bool {
+	rec, err := s.m.store.Load(ctx, s.key)
+	if err != nil || rec.Tombstone == nil || rec.Tombstone.Successor == nil ||
+		!s.m.cfg.clock().Before(rec.Tombstone.GraceUntil) {
+		return false
+	}
+	id, err := openSuccessor(s.id, rec.Tombstone.Successor)
+	if err != nil {
+		return false
+	}
+	s.id, s.key, s.resendCookie = id, storeKey(id), true
+	return true
+}
+
+// lostLocked handles a session that another request ended (or renewed past
+// its grace) while this one ran: its changes are dropped, since writing them
+// would bring the session back. The cookie is left alone, as the other
+// response may have just set a new one.
+func (s *Session) lostLocked(ctx context.Context) {
+	s.m.log.InfoContext(ctx, "session: changes dropped: the session ended during the request", "tag", tagOf(s.key))
+	s.rec, s.id, s.key = nil, "", ""
+	s.resetPendingLocked()
+	s.resendCookie = false
+}
+
+// https reports whether the request came over TLS (directly or through a
+// trusted proxy), for the cookie's Secure attribute.
+func (s *Session) https() bool { return requestIsHTTPS(s.r, s.m.trusted) }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

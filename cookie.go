@@ -1,0 +1,158 @@
+package session
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// maxCookieCandidates bounds how many cookies of our name one request may
+// make us examine, so a header stuffed with copies costs little.
+const maxCookieCandidates = 4
+
+// cookieCodec reads and writes the session cookie: its value (the ID, signed
+// or not) and its attributes.
+type cookieCodec struct {
+	name, path, domain string
+	sameSite           http.SameSite
+	secure             secureMode
+	forceSecure        bool // __Host- and __Secure- names
+	persistent         bool
+	signers            []securecookie.Codec // nil: unsigned
+}
+
+func newCookieCodec(c *config) *cookieCodec {
+	cc := &cookieCodec{
+		name:        c.cookieName,
+		path:        c.cookiePath,
+		domain:      c.cookieDomain,
+		sameSite:    c.sameSite,
+		secure:      c.secure,
+		forceSecure: strings.HasPrefix(c.cookieName, "__Host-") || strings.HasPrefix(c.cookieName, "__Secure-"),
+		persistent:  c.persistent,
+	}
+	for _, key := range c.signingKeys {
+		s := securecookie.New(key, nil)
+		s.SetSerializer(securecookie.NopEncoder{})
+		s.MaxAge(0) // the manager's timeouts govern a session's life
+		cc.signers = append(cc.signers, s)
+	}
+	return cc
+}
+
+// read returns the session ID the request carries, "" if it carries none,
+// and why the cookie was refused if it carried one that is unusable. Among
+// several cookies of our name (a parent domain may set one too) the first
+// usable one wins.
+func (cc *cookieCodec) read(r *http.Request) (string, RejectReason) {
+	reason, seen := RejectReason(0), 0
+	for _, line := range r.Header["Cookie"] {
+		for line != "" && seen < maxCookieCandidates {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != cc.name {
+				continue
+			}
+			seen++
+			id, why := cc.decode(value)
+			if why == 0 {
+				return id, 0
+			}
+			reason = why
+		}
+	}
+	return "", reason
+}
+
+// decode checks one cookie value and returns the ID in it.
+func (cc *cookieCodec) decode(value string) (string, RejectReason) {
+	if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+		value = value[1 : len(value)-1]
+	}
+	if cc.signers == nil {
+		if !wellFormedID(value) {
+			return "", RejectMalformedCookie
+		}
+		return value, 0
+	}
+	var raw []byte
+	if err := securecookie.DecodeMulti(cc.name, value, &raw, cc.signers...); err != nil {
+		if isMACError(err) {
+			return "", RejectBadSignature
+		}
+		return "", RejectMalformedCookie
+	}
+	if !wellFormedID(string(raw)) {
+		return "", RejectMalformedCookie
+	}
+	return string(raw), 0
+}
+
+// isMACError reports whether securecookie refused a value for its
+// signature, as opposed to its shape.
+func isMACError(err error) bool {
+	var multi securecookie.MultiError
+	if errors.As(err, &multi) {
+		for _, e := range multi {
+			if errors.Is(e, securecookie.ErrMacInvalid) {
+				return true
+			}
+		}
+		return false
+	}
+	return errors.Is(err, securecookie.ErrMacInvalid)
+}
+
+// encode returns the cookie value for id.
+func (cc *cookieCodec) encode(id string) (string, error) {
+	if cc.signers == nil {
+		return id, nil
+	}
+	return securecookie.EncodeMulti(cc.name, []byte(id), cc.signers[0])
+}
+
+// set sends the cookie for id, expiring at expires if the cookie is
+// persistent. Every Set-Cookie also tells caches not to store it.
+// https says whether the request came over TLS.
+func (cc *cookieCodec) set(w http.ResponseWriter, https bool, id string, expires time.Time) error {
+	value, err := cc.encode(id)
+	if err != nil {
+		return err
+	}
+	c := cc.base(https)
+	c.Value = value
+	if cc.persistent {
+		c.Expires = expires.UTC()
+	}
+	cc.send(w, c)
+	return nil
+}
+
+// expire sends a cookie that removes ours from the browser.
+func (cc *cookieCodec) expire(w http.ResponseWriter, https bool) {
+	c := cc.base(https)
+	c.MaxAge = -1
+	cc.send(w, c)
+}
+
+func (cc *cookieCodec) base(https bool) *http.Cookie {
+	secure := cc.forceSecure || cc.secure == secureAlways || (cc.secure == secureAuto && https)
+	return &http.Cookie{
+		Name:     cc.name,
+		Path:     cc.path,
+		Domain:   cc.domain,
+		Secure:   secure,
+		HttpOnly: true,
+		SameSite: cc.sameSite,
+	}
+}
+
+func (cc *cookieCodec) send(w http.ResponseWriter, c *http.Cookie) {
+	h := w.Header()
+	h.Add("Set-Cookie", c.String())
+	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+}

@@ -1,0 +1,84 @@
+package session
+
+import (
+	"context"
+	"net/netip"
+)
+
+// RejectReason says why a session cookie was not adopted. Its zero value
+// means "not rejected".
+type RejectReason int
+
+// The reasons a cookie can be rejected. A stale ID after renewal and an IP
+// mismatch are hijack signals: the cookie was valid once, and someone other
+// than its owner may be using it.
+const (
+	RejectUnknownID RejectReason = iota + 1
+	RejectExpired
+	RejectIPMismatch
+	RejectBadSignature
+	RejectMalformedCookie
+	RejectStaleID
+)
+
+// String returns the reason in words, for logs.
+func (r RejectReason) String() string {
+	switch r {
+	case RejectUnknownID:
+		return "unknown ID"
+	case RejectExpired:
+		return "expired"
+	case RejectIPMismatch:
+		return "IP mismatch"
+	case RejectBadSignature:
+		return "bad signature"
+	case RejectMalformedCookie:
+		return "malformed cookie"
+	case RejectStaleID:
+		return "stale ID after renewal"
+	}
+	return "not rejected"
+}
+
+// Event describes what a hook is told about. It never holds a raw ID.
+type Event struct {
+	// Tag is a short one-way fingerprint of the session (see Info.Handle),
+	// enough to tell sessions apart in logs; "" when there was no ID.
+	Tag string
+	// PreviousTag is the tag of the ID before a renewal (Renewed only).
+	PreviousTag string
+	// User is the session's user, if known.
+	User string
+	// ClientIP is the address of the request's client, when there is a
+	// request; the zero Addr otherwise.
+	ClientIP netip.Addr
+	// Reason is set for Rejected events.
+	Reason RejectReason
+}
+
+// Hooks are optional callbacks on session life events; a nil func is not
+// called. Hooks run synchronously in the request's goroutine (or in the
+// caller's, for Manager methods), so they should be quick; they receive the
+// request's context. The zero value calls nothing.
+type Hooks struct {
+	// Created: a new session was written to the store.
+	Created func(context.Context, Event)
+	// Renewed: a session got a new ID (Renew, Login or rotation).
+	Renewed func(context.Context, Event)
+	// Invalidated: a session was ended by Invalidate, Revoke, or the limit
+	// of WithMaxSessionsPerUser.
+	Invalidated func(context.Context, Event)
+	// Expired: the manager found a session past its idle or absolute
+	// deadline and deleted it.
+	Expired func(context.Context, Event)
+	// Rejected: a request's cookie was not adopted; Event.Reason says why.
+	// A client behind many rejections is guessing IDs.
+	Rejected func(context.Context, Event)
+}
+
+// fire calls hook f, if it is set.
+func fire(f func(context.Context, Event), ctx context.Context, e Event) {
+	if f != nil {
+		f(ctx, e)
+	}
+}

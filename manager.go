@@ -1,0 +1,261 @@
+package session
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Manager loads, saves and polices sessions for the handlers it wraps. Create
+// one with New, once, and share it: a Manager is safe for concurrent use.
+type Manager struct {
+	store      Store
+	users      UserIndex // nil when the store has none
+	ownedStore *MemoryStore
+	cookie     *cookieCodec
+	trusted    []netip.Prefix
+	cfg        config
+	log        *slog.Logger
+}
+
+// New returns a Manager configured by opts, or an error that lists every
+// problem with the configuration. Nothing about the configuration can fail
+// later, at request time.
+func New(opts ...Option) (*Manager, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, cookie: newCookieCodec(&cfg), log: cfg.logger}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.cfg.touchInterval == 0 {
+		m.cfg.touchInterval = cfg.idleTimeout / 10
+	}
+	for _, p := range cfg.trustedProxies {
+		prefix, _ := parsePrefix(p) // checked by validate
+		m.trusted = append(m.trusted, prefix)
+	}
+	m.store = cfg.store
+	if m.store == nil {
+		m.ownedStore = NewMemoryStore(WithMemoryClock(cfg.clock))
+		m.store = m.ownedStore
+	}
+	m.users, _ = m.store.(UserIndex)
+	if cfg.maxPerUser > 0 && m.users == nil {
+		m.Close()
+		return nil, fmt.Errorf("%w: WithMaxSessionsPerUser needs one", ErrNoUserIndex)
+	}
+	if m.cfg.errorHandler == nil {
+		m.cfg.errorHandler = m.defaultErrorHandler
+	}
+	return m, nil
+}
+
+// Close releases the default memory store's background work. It does not
+// close a store given with WithStore. It is safe to call more than once.
+func (m *Manager) Close() error {
+	if m.ownedStore != nil {
+		return m.ownedStore.Close()
+	}
+	return nil
+}
+
+// Store returns the manager's store.
+func (m *Manager) Store() Store { return m.store }
+
+func (m *Manager) defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	m.log.ErrorContext(r.Context(), "session: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+}
+
+// Info describes one live session of a user, for an "active sessions" page.
+type Info struct {
+	// Handle names the session for Revoke. It is not the session ID and
+	// cannot be turned into one.
+	Handle string
+	// CreatedAt is when the session was created; LastSeen is when its idle
+	// deadline was last pushed forward (within the touch interval of the
+	// last request).
+	CreatedAt, LastSeen time.Time
+	// ExpiresAt is when the session ends unless it is used again.
+	ExpiresAt time.Time
+	// ClientIP and UserAgent are those of the request that created it.
+	ClientIP  netip.Addr
+	UserAgent string
+}
+
+// UserSessions returns the live sessions of user, most recently seen first.
+func (m *Manager) UserSessions(ctx context.Context, user string) ([]Info, error) {
+	recs, err := m.liveUserSessions(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(recs))
+	for _, kr := range recs {
+		r := kr.Record
+		out = append(out, Info{
+			Handle:    handleOf(user, kr.Key),
+			CreatedAt: r.CreatedAt,
+			LastSeen:  r.LastSeen,
+			ExpiresAt: r.ExpiresAt(),
+			ClientIP:  r.ClientIP,
+			UserAgent: r.UserAgent,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
+	return out, nil
+}
+
+// liveUserSessions lists user's records that are live by the manager's clock.
+func (m *Manager) liveUserSessions(ctx context.Context, user string) ([]KeyedRecord, error) {
+	if m.users == nil {
+		return nil, ErrNoUserIndex
+	}
+	recs, err := m.users.UserSessions(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("session: listing sessions of user: %w", err)
+	}
+	now := m.cfg.clock()
+	live := recs[:0]
+	for _, kr := range recs {
+		if kr.Record.Tombstone == nil && now.Before(kr.Record.ExpiresAt()) {
+			live = append(live, kr)
+		}
+	}
+	return live, nil
+}
+
+// InvalidateUser ends every session of user ("log out everywhere") and
+// returns how many ended.
+func (m *Manager) InvalidateUser(ctx context.Context, user string) (int, error) {
+	if m.users == nil {
+		return 0, ErrNoUserIndex
+	}
+	n, err := m.users.DeleteUser(ctx, user)
+	if err != nil {
+		return n, fmt.Errorf("session: invalidating sessions of user: %w", err)
+	}
+	return n, nil
+}
+
+// ErrUnknownHandle is returned by Revoke for a handle that names no live
+// session.
+var ErrUnknownHandle = errors.New("session: no live session has that handle")
+
+// Revoke ends the session named by handle, an Info.Handle. An application
+// should only pass handles it got from UserSessions for the logged-in user.
+func (m *Manager) Revoke(ctx context.Context, handle string) error {
+	user, _, ok := splitHandle(handle)
+	if !ok {
+		return ErrUnknownHandle
+	}
+	recs, err := m.liveUserSessions(ctx, user)
+	if err != nil {
+		return err
+	}
+	for _, kr := range recs {
+		if handleOf(user, kr.Key) != handle {
+			continue
+		}
+		if err := m.store.Delete(ctx, kr.Key); err != nil {
+			return fmt.Errorf("session: revoking: %w", err)
+		}
+		fire(m.cfg.hooks.Invalidated, ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
+		return nil
+	}
+	return ErrUnknownHandle
+}
+
+// handleOf names a user's session for Revoke: the user (so that Revoke finds
+// the session through the user index) and the session's tag.
+func handleOf(user, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + tagOf(key)
+}
+
+func splitHandle(handle string) (user, tag string, ok bool) {
+	u, tag, ok := strings.Cut(handle, ".")
+	if !ok || tag == "" {
+		return "", "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(u)
+	if err != nil || len(raw) == 0 {
+		return "", "", false
+	}
+	return string(raw), tag, true
+}
+
+// enforceUserLimit ends user's oldest sessions beyond WithMaxSessionsPerUser,
+// never the one at keep.
+func (m *Manager) enforceUserLimit(ctx context.Context, user, keep string) error {
+	if m.cfg.maxPerUser <= 0 || user == "" {
+		return nil
+	}
+	recs, err := m.liveUserSessions(ctx, user)
+	if err != nil || len(recs) <= m.cfg.maxPerUser {
+		return err
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Record.CreatedAt.Before(recs[j].Record.CreatedAt) })
+	excess := len(recs) - m.cfg.maxPerUser
+	for _, kr := range recs {
+		if excess == 0 {
+			break
+		}
+		if kr.Key == keep {
+			continue
+		}
+		if err := m.store.Delete(ctx, kr.Key); err != nil {
+			return fmt.Errorf("session: ending oldest session of user: %w", err)
+		}
+		excess--
+		fire(m.cfg.hooks.Invalidated, ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
+	}
+	return nil
+}
+
+// sessionKey is the context key under which the middleware stores sessions.
+type sessionKey struct{}
+
+// sessionNode links the sessions of nested managers in one context value.
+type sessionNode struct {
+	s     *Session
+	outer *sessionNode
+}
+
+func withSession(ctx context.Context, s *Session) context.Context {
+	outer, _ := ctx.Value(sessionKey{}).(*sessionNode)
+	return context.WithValue(ctx, sessionKey{}, &sessionNode{s: s, outer: outer})
+}
+
+// FromContext returns the request's session, from the innermost Manager's
+// middleware, or nil outside any middleware. With several managers, use
+// Manager.FromContext.
+func FromContext(ctx context.Context) *Session {
+	if n, _ := ctx.Value(sessionKey{}).(*sessionNode); n != nil {
+		return n.s
+	}
+	return nil
+}
+
+// FromContext returns the request's session of this manager, or nil outside
+// its middleware.
+func (m *Manager) FromContext(ctx context.Context) *Session {
+	n, _ := ctx.Value(sessionKey{}).(*sessionNode)
+	for ; n != nil; n = n.outer {
+		if n.s.m == m {
+			return n.s
+		}
+	}
+	return nil
+}

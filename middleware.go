@@ -1,0 +1,223 @@
+package session
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+)
+
+// maxTombstoneHops bounds how many renewals within their grace periods one
+// old ID may be followed through.
+const maxTombstoneHops = 2
+
+// errCommitFailed is what a handler's Write returns after the session could
+// not be saved and the error handler answered instead.
+var errCommitFailed = errors.New("session: not written: the session could not be saved")
+
+// Handler returns middleware that loads the request's session before next
+// runs and saves it when the response starts. A store error while loading is
+// answered by the error handler, and next does not run. Every response gets
+// "Vary: Cookie".
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Cookie")
+		s, err := m.load(r)
+		if err != nil {
+			m.cfg.errorHandler(w, r, err)
+			return
+		}
+		rw := &responseWriter{ResponseWriter: w, s: s}
+		next.ServeHTTP(rw, r.WithContext(withSession(r.Context(), s)))
+		rw.finish()
+	})
+}
+
+// load returns the session the request's cookie names, or a new one when it
+// names none that may be adopted. Only a store failure is an error.
+func (m *Manager) load(r *http.Request) (*Session, error) {
+	s := &Session{m: m, r: r, isNew: true}
+	id, reason := m.cookie.read(r)
+	if reason != 0 {
+		m.reject(s, reason, "")
+		return s, nil
+	}
+	if id == "" {
+		return s, nil
+	}
+	return s, m.adopt(s, id, 0)
+}
+
+// adopt makes the session stored for id the request's session, if it is
+// live, not expired by the manager's clock and bound to this client. hops
+// counts the tombstones followed to reach id.
+func (m *Manager) adopt(s *Session, id string, hops int) error {
+	ctx := s.r.Context()
+	key := storeKey(id)
+	rec, err := m.store.Load(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		m.reject(s, RejectUnknownID, key)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("session: loading: %w", err)
+	}
+	now := m.cfg.clock()
+	if rec.Tombstone != nil {
+		return m.follow(s, id, key, rec.Tombstone, hops)
+	}
+	if !now.Before(rec.ExpiresAt()) {
+		if err := m.store.Delete(ctx, key); err != nil {
+			m.log.WarnContext(ctx, "session: deleting expired session", "tag", tagOf(key), "error", err)
+		}
+		fire(m.cfg.hooks.Expired, ctx, Event{Tag: tagOf(key), User: rec.User, ClientIP: s.clientAddr()})
+		m.reject(s, RejectExpired, key)
+		return nil
+	}
+	if !m.bound(rec.ClientIP, s.clientAddr()) {
+		m.reject(s, RejectIPMismatch, key)
+		return nil
+	}
+	s.id, s.key, s.rec, s.isNew, s.resendCookie = id, key, rec, false, hops > 0
+	if m.cfg.rotation > 0 && now.Sub(rec.IssuedAt) >= m.cfg.rotation {
+		if err := s.renewLocked(max(m.cfg.renewGrace, DefaultRotationGrace)); err != nil {
+			m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(key), "error", err)
+		}
+	}
+	return nil
+}
+
+// follow handles a request that presents an ID replaced by Renew: within the
+// grace period it leads to the new session, after it the ID is stale.
+func (m *Manager) follow(s *Session, oldID, oldKey string, t *Tombstone, hops int) error {
+	if t.Successor == nil || !m.cfg.clock().Before(t.GraceUntil) || hops >= maxTombstoneHops {
+		m.reject(s, RejectStaleID, oldKey)
+		return nil
+	}
+	newID, err := openSuccessor(oldID, t.Successor)
+	if err != nil {
+		m.reject(s, RejectStaleID, oldKey)
+		return nil
+	}
+	return m.adopt(s, newID, hops+1)
+}
+
+// bound reports whether a client at addr may use a session created from
+// created, under WithIPBinding.
+func (m *Manager) bound(created, addr netip.Addr) bool {
+	if m.cfg.v4Bits == 0 {
+		return true
+	}
+	if !created.IsValid() || !addr.IsValid() || created.Is4() != addr.Is4() {
+		return created == addr
+	}
+	bits := m.cfg.v6Bits
+	if created.Is4() {
+		bits = m.cfg.v4Bits
+	}
+	prefix, err := created.Prefix(bits)
+	return err == nil && prefix.Contains(addr)
+}
+
+// reject reports a cookie that was not adopted to the Rejected hook and the
+// debug log; the request goes on with a new, empty session.
+func (m *Manager) reject(s *Session, reason RejectReason, key string) {
+	e := Event{Reason: reason, ClientIP: s.clientAddr()}
+	if key != "" {
+		e.Tag = tagOf(key)
+	}
+	m.log.DebugContext(s.r.Context(), "session: cookie rejected", "reason", reason.String(), "tag", e.Tag, "client", e.ClientIP)
+	fire(m.cfg.hooks.Rejected, s.r.Context(), e)
+}
+
+// responseWriter saves the session at the first WriteHeader, Write, Flush or
+// Hijack, before any byte goes out, and never buffers the response.
+type responseWriter struct {
+	http.ResponseWriter
+	s *Session
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // informational: the response has not started
+		return
+	}
+	if w.begin() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.begin() {
+		return 0, errCommitFailed
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush saves the session, then flushes, so streaming works.
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush for http.ResponseController.
+func (w *responseWriter) FlushError() error {
+	if !w.begin() {
+		return errCommitFailed
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack saves the session, then hands over the connection.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.begin() {
+		return nil, nil, errCommitFailed
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap gives http.ResponseController the underlying writer, for deadlines
+// and other controls.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// begin saves the session the first time the response starts and reports
+// whether the handler's response may go out. If saving fails, the error
+// handler answers the request instead.
+func (w *responseWriter) begin() bool {
+	s := w.s
+	s.mu.Lock()
+	if s.started {
+		ok := !s.failed
+		s.mu.Unlock()
+		return ok
+	}
+	err := s.commitLocked(w.ResponseWriter)
+	s.started, s.failed = true, err != nil
+	s.mu.Unlock()
+	if err != nil {
+		s.m.cfg.errorHandler(w.ResponseWriter, s.r, err)
+		return false
+	}
+	return true
+}
+
+// finish runs after the handler: it saves a session whose handler wrote
+// nothing, and saves changes made after the response started, which can
+// reach the store but no longer the cookie.
+func (w *responseWriter) finish() {
+	s := w.s
+	s.mu.Lock()
+	started, failed := s.started, s.failed
+	s.mu.Unlock()
+	if !started {
+		w.begin()
+		return
+	}
+	if failed {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.commitLocked(w.ResponseWriter); err != nil {
+		s.m.log.ErrorContext(s.r.Context(), "session: saving changes made after the response started", "tag", tagOf(s.key), "error", err)
+	}
+}

@@ -1,0 +1,324 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Defaults of the options; see each option.
+const (
+	DefaultCookieName      = "session"
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 12 * time.Hour
+	// DefaultRotationGrace is the grace period of renewals made by
+	// WithRotation (or WithRenewGrace's, if longer): long enough for the
+	// requests a page fires at once to carry the old ID and still succeed.
+	DefaultRotationGrace = 5 * time.Second
+	// minSigningKeyLen is the shortest HMAC key WithSigningKeys accepts.
+	minSigningKeyLen = 32
+)
+
+// Option configures a Manager in New. Options only record what they are
+// given; New checks the whole configuration and returns an error for a bad
+// one.
+type Option func(*config)
+
+// secureMode is how the Secure cookie attribute is chosen.
+type secureMode int
+
+const (
+	secureAuto secureMode = iota // when the request came over TLS
+	secureAlways
+	secureNever
+)
+
+// config is the whole configuration of a Manager, with every default set in
+// defaultConfig.
+type config struct {
+	store            Store
+	cookieName       string
+	cookiePath       string
+	cookieDomain     string
+	sameSite         http.SameSite
+	secure           secureMode
+	persistent       bool
+	idleTimeout      time.Duration
+	absoluteTimeout  time.Duration
+	touchInterval    time.Duration // 0: a tenth of idleTimeout
+	v4Bits, v6Bits   int           // 0: no IP binding
+	trustedProxies   []string
+	signingKeys      [][]byte
+	idGenerator      IDGenerator
+	renewGrace       time.Duration
+	rotation         time.Duration
+	maxPerUser       int
+	hooks            Hooks
+	logger           *slog.Logger
+	errorHandler     func(http.ResponseWriter, *http.Request, error)
+	clock            func() time.Time
+	codec            Codec
+	ipBindingChanged bool
+}
+
+func defaultConfig() config {
+	return config{
+		cookieName:      DefaultCookieName,
+		cookiePath:      "/",
+		sameSite:        http.SameSiteLaxMode,
+		idleTimeout:     DefaultIdleTimeout,
+		absoluteTimeout: DefaultAbsoluteTimeout,
+		idGenerator:     RandomIDGenerator{},
+		clock:           time.Now,
+		codec:           DefaultCodec{},
+	}
+}
+
+// WithStore sets the store (default: a MemoryStore that Manager.Close
+// closes). A store given here is not closed by the Manager.
+func WithStore(s Store) Option { return func(c *config) { c.store = s } }
+
+// WithCookieName sets the cookie's name (default "session"), such as
+// "JSESSIONID" or "PHPSESSID". A name starting with "__Host-" makes the cookie
+// Secure, with Path=/ and no Domain, so that no other host or path can set
+// or shadow it; "__Secure-" makes it Secure.
+func WithCookieName(name string) Option { return func(c *config) { c.cookieName = name } }
+
+// WithCookiePath sets the cookie's Path (default "/").
+func WithCookiePath(path string) Option { return func(c *config) { c.cookiePath = path } }
+
+// WithCookieDomain sets the cookie's Domain (default none: the cookie goes
+// back only to the host that set it, which is the safer choice).
+func WithCookieDomain(domain string) Option { return func(c *config) { c.cookieDomain = domain } }
+
+// WithSameSite sets the cookie's SameSite attribute (default Lax). None
+// requires a cookie that is always Secure.
+func WithSameSite(s http.SameSite) Option { return func(c *config) { c.sameSite = s } }
+
+// WithSecure forces the cookie's Secure attribute on or off. Without it the
+// cookie is Secure whenever the request came over TLS or a trusted proxy
+// (WithTrustedProxies) says it did.
+func WithSecure(secure bool) Option {
+	return func(c *config) {
+		c.secure = secureNever
+		if secure {
+			c.secure = secureAlways
+		}
+	}
+}
+
+// WithPersistentCookie makes the cookie outlive the browser (default false:
+// a browser-session cookie). A persistent cookie expires with the session and
+// is sent again whenever the session's idle deadline moves.
+func WithPersistentCookie(persistent bool) Option {
+	return func(c *config) { c.persistent = persistent }
+}
+
+// WithIdleTimeout sets how long a session lives without a request (default
+// 30 minutes).
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
+
+// WithAbsoluteTimeout sets how long a session lives at most, however active
+// (default 12 hours).
+func WithAbsoluteTimeout(d time.Duration) Option {
+	return func(c *config) { c.absoluteTimeout = d }
+}
+
+// WithIPBinding binds each session to the network prefix of the client that
+// created it: a request from outside the prefix does not get the session. 32
+// and 128 bind to the exact address; 24 and 64 tolerate address changes
+// inside one network. Default: no binding. See the package documentation for
+// its limits (NAT, mobile networks).
+func WithIPBinding(v4PrefixBits, v6PrefixBits int) Option {
+	return func(c *config) {
+		c.v4Bits, c.v6Bits, c.ipBindingChanged = v4PrefixBits, v6PrefixBits, true
+	}
+}
+
+// WithTrustedProxies lists the addresses or CIDR prefixes of reverse proxies
+// whose Forwarded, X-Forwarded-For and X-Forwarded-Proto headers are believed
+// (default none: those headers are ignored).
+func WithTrustedProxies(cidrs ...string) Option {
+	return func(c *config) { c.trustedProxies = append(c.trustedProxies, cidrs...) }
+}
+
+// WithSigningKeys makes the cookie carry the ID signed with HMAC-SHA256.
+// The first key signs; every key verifies, so keys can be rotated without
+// logging anyone out. Each key must be at least 32 bytes. Default: unsigned
+// (the ID's 256 random bits are what protect it; a signature also lets the
+// manager reject forged cookies without a store lookup).
+func WithSigningKeys(keys ...[]byte) Option {
+	return func(c *config) { c.signingKeys = keys }
+}
+
+// WithIDGenerator replaces the ID generator (default RandomIDGenerator).
+func WithIDGenerator(g IDGenerator) Option { return func(c *config) { c.idGenerator = g } }
+
+// WithRenewGrace lets an ID replaced by Renew or Login keep working for d,
+// only as a pointer to the renewed session (the client is sent the new ID
+// again), so that requests already in flight are not lost. After d the old
+// ID is rejected as stale. Default 0.
+func WithRenewGrace(d time.Duration) Option { return func(c *config) { c.renewGrace = d } }
+
+// WithRotation renews every session's ID once it is older than every, with a
+// grace period of DefaultRotationGrace. Default 0: no rotation.
+func WithRotation(every time.Duration) Option { return func(c *config) { c.rotation = every } }
+
+// WithTouchInterval sets how often a read-only request pushes the session's
+// idle deadline to the store (default: a tenth of the idle timeout).
+func WithTouchInterval(d time.Duration) Option { return func(c *config) { c.touchInterval = d } }
+
+// WithMaxSessionsPerUser limits how many sessions one user may have: the
+// n+1-th Login ends that user's oldest session. The store must implement
+// UserIndex. Default 0: no limit.
+func WithMaxSessionsPerUser(n int) Option { return func(c *config) { c.maxPerUser = n } }
+
+// WithHooks sets callbacks on session events (default none).
+func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
+
+// WithLogger sets the logger for warnings and errors (default
+// slog.Default()). Log records never contain a raw ID.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithErrorHandler sets what answers a request when the session cannot be
+// loaded or saved (default: 500 with a plain-text body, logged). The
+// application's handler does not run, or its response is discarded, so it
+// never works on a silently empty session.
+func WithErrorHandler(h func(http.ResponseWriter, *http.Request, error)) Option {
+	return func(c *config) { c.errorHandler = h }
+}
+
+// WithClock sets the manager's clock (default time.Now). Timeouts are
+// enforced with it, whatever the store does.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
+
+// WithCodec sets how values are encoded for the store (default DefaultCodec).
+func WithCodec(codec Codec) Option { return func(c *config) { c.codec = codec } }
+
+// validate checks c and returns every problem found, joined.
+func (c *config) validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("session: "+format, args...)) }
+	errs = append(errs, c.validateCookie()...)
+	if c.idleTimeout <= 0 {
+		add("idle timeout must be positive, got %v", c.idleTimeout)
+	}
+	if c.absoluteTimeout <= 0 {
+		add("absolute timeout must be positive, got %v", c.absoluteTimeout)
+	}
+	if c.idleTimeout > c.absoluteTimeout {
+		add("idle timeout %v is longer than absolute timeout %v", c.idleTimeout, c.absoluteTimeout)
+	}
+	if c.touchInterval < 0 || (c.touchInterval > 0 && c.touchInterval >= c.idleTimeout) {
+		add("touch interval %v must be positive and shorter than the idle timeout", c.touchInterval)
+	}
+	if c.renewGrace < 0 || c.rotation < 0 {
+		add("renew grace and rotation must not be negative")
+	}
+	if c.ipBindingChanged && (c.v4Bits < 1 || c.v4Bits > 32 || c.v6Bits < 1 || c.v6Bits > 128) {
+		add("IP binding prefixes must be 1–32 (IPv4) and 1–128 (IPv6) bits, got %d and %d", c.v4Bits, c.v6Bits)
+	}
+	for _, p := range c.trustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			add("trusted proxy %q: %v", p, err)
+		}
+	}
+	for i, k := range c.signingKeys {
+		if len(k) < minSigningKeyLen {
+			add("signing key %d is %d bytes; at least %d are needed", i, len(k), minSigningKeyLen)
+		}
+	}
+	if c.signingKeys != nil && len(c.signingKeys) == 0 {
+		add("WithSigningKeys needs at least one key")
+	}
+	if c.maxPerUser < 0 {
+		add("max sessions per user must not be negative")
+	}
+	if c.idGenerator == nil || c.clock == nil || c.codec == nil {
+		add("ID generator, clock and codec must not be nil")
+	}
+	return errors.Join(errs...)
+}
+
+func (c *config) validateCookie() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("session: "+format, args...)) }
+	if !isToken(c.cookieName) {
+		add("cookie name %q is not a valid token", c.cookieName)
+	}
+	if c.cookieDomain != "" && !isDomain(c.cookieDomain) {
+		add("cookie domain %q is not a valid domain", c.cookieDomain)
+	}
+	if !strings.HasPrefix(c.cookiePath, "/") || strings.ContainsAny(c.cookiePath, ";\x00\r\n\t ") {
+		add("cookie path %q must start with / and hold no ; or spaces", c.cookiePath)
+	}
+	hostPrefix := strings.HasPrefix(c.cookieName, "__Host-")
+	if hostPrefix && (c.cookieDomain != "" || c.cookiePath != "/") {
+		add("a __Host- cookie must have Path=/ and no Domain")
+	}
+	if (hostPrefix || strings.HasPrefix(c.cookieName, "__Secure-")) && c.secure == secureNever {
+		add("a %s cookie must be Secure", c.cookieName)
+	}
+	if c.sameSite == http.SameSiteNoneMode && c.secure != secureAlways && !hostPrefix &&
+		!strings.HasPrefix(c.cookieName, "__Secure-") {
+		add("SameSite=None needs WithSecure(true): browsers drop such cookies otherwise")
+	}
+	return errs
+}
+
+// parsePrefix reads "10.0.0.0/8" or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// isToken reports whether s is a non-empty RFC 7230 token, as cookie names
+// must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isDomain reports whether s is a plausible cookie domain: dot-separated
+// labels of letters, digits and hyphens, with an optional leading dot.
+func isDomain(s string) bool {
+	s = strings.TrimPrefix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,324 @@
+package session
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Errors of Session methods.
+var (
+	// ErrResponseStarted: the response's headers are out, so a new ID
+	// could no longer reach the client.
+	ErrResponseStarted = errors.New("session: response already started; the new ID could not be sent")
+	// ErrEmptyUser: Login was called with an empty user.
+	ErrEmptyUser = errors.New("session: Login needs a non-empty user")
+)
+
+// Session is one request's view of its session: the values it read, the
+// changes it made, and what it asked for (renewal, invalidation). Changes
+// reach the store as a delta of the keys that changed when the response
+// starts (or when the handler returns, if it wrote nothing).
+//
+// Get it with FromContext inside the Manager's middleware. Its methods are
+// safe for concurrent use by the goroutines of one request; a Session must
+// not outlive its request.
+type Session struct {
+	m  *Manager
+	r  *http.Request
+	mu sync.Mutex
+
+	id, key string  // the live ID and its store key; "" for a new session
+	rec     *Record // the record as last loaded or written; nil if none
+	isNew   bool    // the request came without a live session
+
+	// Pending changes, sent to the store at the next commit.
+	set     map[string]any
+	deleted map[string]struct{}
+	cleared bool
+	user    *string
+	renewTo string        // new ID chosen by Renew, issued at commit
+	grace   time.Duration // grace of the pending renewal
+
+	invalidated  bool // the request's session was ended; expire the cookie
+	resendCookie bool // the client used an old ID within its grace period
+	started      bool // the response's headers are out
+	failed       bool // saving failed and the error handler answered
+
+	clientIP      netip.Addr
+	clientIPKnown bool
+}
+
+// ID returns the session's ID, as carried by its cookie: "" until the session
+// exists in the store. After Renew or Login it is the new ID.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.renewTo != "" {
+		return s.renewTo
+	}
+	return s.id
+}
+
+// IsNew reports whether the request came without a live session.
+func (s *Session) IsNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.isNew
+}
+
+// Get returns the value of key and whether it is set. A value that cannot be
+// decoded is logged and reported as not set.
+func (s *Session) Get(key string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.set[key]; ok {
+		return v, true
+	}
+	data, ok := s.storedLocked(key)
+	if !ok {
+		return nil, false
+	}
+	v, err := s.m.cfg.codec.Decode(data)
+	if err != nil {
+		s.m.log.WarnContext(s.r.Context(), "session: undecodable value", "key", key, "tag", tagOf(s.key), "error", err)
+		return nil, false
+	}
+	return v, true
+}
+
+// storedLocked returns the stored bytes of key, unless a pending change
+// removed them.
+func (s *Session) storedLocked(key string) ([]byte, bool) {
+	if s.rec == nil || s.cleared {
+		return nil, false
+	}
+	if _, gone := s.deleted[key]; gone {
+		return nil, false
+	}
+	data, ok := s.rec.Values[key]
+	return data, ok
+}
+
+// Value returns the value of key in s as a T, and false if it is not set or
+// is not a T.
+func Value[T any](s *Session, key string) (T, bool) {
+	v, ok := s.Get(key)
+	t, isT := v.(T)
+	return t, ok && isT
+}
+
+// Set sets key to v. The value is encoded when the session is saved; change
+// it only through Set.
+func (s *Session) Set(key string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set == nil {
+		s.set = make(map[string]any)
+	}
+	s.set[key] = v
+	delete(s.deleted, key)
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.set, key)
+	if _, ok := s.storedLocked(key); ok {
+		if s.deleted == nil {
+			s.deleted = make(map[string]struct{})
+		}
+		s.deleted[key] = struct{}{}
+	}
+}
+
+// Clear removes every key.
+func (s *Session) Clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.set, s.deleted, s.cleared = nil, nil, true
+}
+
+// Keys returns the session's keys, sorted.
+func (s *Session) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.set))
+	for k := range s.set {
+		keys = append(keys, k)
+	}
+	if s.rec != nil && !s.cleared {
+		for k := range s.rec.Values {
+			if _, gone := s.deleted[k]; !gone {
+				if _, dup := s.set[k]; !dup {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// User returns the session's user, "" for an anonymous session.
+func (s *Session) User() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userLocked()
+}
+
+func (s *Session) userLocked() string {
+	if s.user != nil {
+		return *s.user
+	}
+	if s.rec != nil {
+		return s.rec.User
+	}
+	return ""
+}
+
+// CreatedAt returns when the session was created; the zero Time until it
+// exists in the store.
+func (s *Session) CreatedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rec == nil {
+		return time.Time{}
+	}
+	return s.rec.CreatedAt
+}
+
+// Handle returns the session's Info.Handle, so that an "active sessions"
+// page can mark the current one; "" for an anonymous or new session.
+func (s *Session) Handle() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rec == nil || s.rec.User == "" {
+		return ""
+	}
+	return handleOf(s.rec.User, s.key)
+}
+
+// Renew gives the session a new ID and keeps its data; the old ID stops
+// working (after the WithRenewGrace period, if set). Call it whenever the
+// session's privilege changes. The new ID is issued when the response starts;
+// Renew fails with ErrResponseStarted after that, and with the ID
+// generator's error if it has one. Renewing a session that does not exist in
+// the store yet does nothing: it gets a fresh ID when created.
+func (s *Session) Renew() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.renewLocked(s.m.cfg.renewGrace)
+}
+
+func (s *Session) renewLocked(grace time.Duration) error {
+	if s.started {
+		return ErrResponseStarted
+	}
+	if s.rec == nil {
+		return nil
+	}
+	id, err := newID(s.m.cfg.idGenerator)
+	if err != nil {
+		return err
+	}
+	s.renewTo, s.grace = id, grace
+	return nil
+}
+
+// Login renews the session's ID and records user as its user: the defence
+// against session fixation. A new session is created with user even if it
+// holds no values.
+func (s *Session) Login(user string) error {
+	if user == "" {
+		return ErrEmptyUser
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.renewLocked(s.m.cfg.renewGrace); err != nil {
+		return err
+	}
+	s.user = &user
+	return nil
+}
+
+// Invalidate ends the session now: it is deleted from the store, and the
+// response carries a cookie that removes it. Later requests with its ID get
+// a fresh, empty session. Values set after Invalidate start a new session
+// with a new ID.
+func (s *Session) Invalidate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rec != nil {
+		if err := s.m.store.Delete(s.r.Context(), s.key); err != nil {
+			return err
+		}
+		fire(s.m.cfg.hooks.Invalidated, s.r.Context(), s.eventLocked(s.key))
+		s.invalidated = true
+	}
+	s.rec, s.id, s.key, s.renewTo = nil, "", "", ""
+	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil
+	s.resendCookie = false
+	return nil
+}
+
+// eventLocked describes the session stored at key for a hook.
+func (s *Session) eventLocked(key string) Event {
+	e := Event{User: s.userLocked(), ClientIP: s.clientAddr()}
+	if key != "" {
+		e.Tag = tagOf(key)
+	}
+	return e
+}
+
+// clientAddr returns the request's client address, worked out once.
+func (s *Session) clientAddr() netip.Addr {
+	if !s.clientIPKnown {
+		s.clientIP, s.clientIPKnown = clientAddr(s.r, s.m.trusted), true
+	}
+	return s.clientIP
+}
+
+// pendingLocked reports whether there are changes to values or user.
+func (s *Session) pendingLocked() bool {
+	return s.cleared || len(s.set) > 0 || len(s.deleted) > 0 || s.user != nil
+}
+
+// resetPendingLocked forgets the changes that were just written.
+func (s *Session) resetPendingLocked() {
+	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil
+	s.renewTo, s.grace = "", 0
+}
+
+// encodeLocked turns the pending value changes into a Delta.
+func (s *Session) encodeLocked() (Delta, error) {
+	d := Delta{Clear: s.cleared, User: s.user}
+	if len(s.set) > 0 {
+		d.Set = make(map[string][]byte, len(s.set))
+		for k, v := range s.set {
+			data, err := s.m.cfg.codec.Encode(v)
+			if err != nil {
+				return Delta{}, err
+			}
+			d.Set[k] = data
+		}
+	}
+	for k := range s.deleted {
+		d.Delete = append(d.Delete, k)
+	}
+	slices.Sort(d.Delete)
+	return d, nil
+}
+
+// valuesAfter returns the values a new record holds: the pending sets.
+func valuesOf(d Delta) map[string][]byte {
+	if d.Set == nil {
+		return map[string][]byte{}
+	}
+	return maps.Clone(d.Set)
+}

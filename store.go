@@ -1,0 +1,178 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Errors of the Store contract. Stores return them (wrapped or not) so that
+// callers can test with errors.Is.
+var (
+	// ErrNotFound: no live record at that key (missing, expired or deleted).
+	ErrNotFound = errors.New("session: record not found")
+	// ErrExists: Create or Renew found a record already at the new key.
+	ErrExists = errors.New("session: record already exists")
+	// ErrNoUserIndex: the store does not implement UserIndex.
+	ErrNoUserIndex = errors.New("session: store has no user index")
+)
+
+// Record is what a store keeps for one session. The store keeps it under the
+// SHA-256 of the session ID, never under the ID itself.
+//
+// A Record returned by Load may be shared with other readers: callers must not
+// modify it or its Values, and a store must not modify a Record after it has
+// returned it (the memory store replaces records instead of editing them).
+type Record struct {
+	// Values maps each key to its value as encoded by the manager's Codec.
+	// Stores treat values as opaque bytes.
+	Values map[string][]byte
+	// User is the logged-in user, "" for an anonymous session.
+	User string
+	// CreatedAt is when the session was created; LastSeen is when its idle
+	// deadline was last pushed forward; IssuedAt is when its current ID was
+	// issued (at creation or at the last renewal).
+	CreatedAt, LastSeen, IssuedAt time.Time
+	// IdleDeadline and AbsoluteDeadline bound the session's life; the store
+	// may drop the record at the earlier of the two (see ExpiresAt).
+	IdleDeadline, AbsoluteDeadline time.Time
+	// ClientIP is the client's address when the session was created, for IP
+	// binding and for listing a user's sessions. It may be the zero Addr.
+	ClientIP netip.Addr
+	// UserAgent is the client's User-Agent header at creation.
+	UserAgent string
+	// Tombstone is set on the record Renew leaves at an old key; such a
+	// record has no values and is never listed in a user index.
+	Tombstone *Tombstone
+}
+
+// ExpiresAt is the moment after which the record is dead: the earlier of
+// its idle and absolute deadlines.
+func (r *Record) ExpiresAt() time.Time {
+	if r.AbsoluteDeadline.Before(r.IdleDeadline) {
+		return r.AbsoluteDeadline
+	}
+	return r.IdleDeadline
+}
+
+// Tombstone marks a key whose session moved to a new key with Renew.
+type Tombstone struct {
+	// Successor is the new ID sealed with a key derived from the old raw ID,
+	// so that only a holder of the old ID can read it; nil when the renewal
+	// had no grace period. The store never holds a raw ID in clear.
+	Successor []byte
+	// GraceUntil is the end of the grace period during which the old ID
+	// still leads to the new session.
+	GraceUntil time.Time
+}
+
+// Delta is a change to one record: only the keys that changed, so that two
+// requests changing different keys both keep their change. It is applied in
+// this order: Clear, Delete, Set, then the other fields. Zero fields leave the
+// record as it was.
+type Delta struct {
+	// Clear removes every value before Set is applied.
+	Clear bool
+	// Delete lists keys to remove.
+	Delete []string
+	// Set maps keys to their new encoded values.
+	Set map[string][]byte
+	// User, when not nil, replaces the record's user (and its place in the
+	// user index).
+	User *string
+	// LastSeen and IdleDeadline, when not zero, replace the record's.
+	LastSeen, IdleDeadline time.Time
+	// IssuedAt, when not zero, replaces the record's (set on renewal).
+	IssuedAt time.Time
+}
+
+// IsZero reports whether d changes nothing.
+func (d *Delta) IsZero() bool {
+	return !d.Clear && len(d.Delete) == 0 && len(d.Set) == 0 && d.User == nil &&
+		d.LastSeen.IsZero() && d.IdleDeadline.IsZero() && d.IssuedAt.IsZero()
+}
+
+// Apply returns a copy of r with d applied; r is not modified. Stores that
+// hold whole records can use it to implement Update and Renew.
+func (d *Delta) Apply(r *Record) *Record {
+	out := *r
+	out.Values = d.applyValues(r.Values)
+	if d.User != nil {
+		out.User = *d.User
+	}
+	if !d.LastSeen.IsZero() {
+		out.LastSeen = d.LastSeen
+	}
+	if !d.IdleDeadline.IsZero() {
+		out.IdleDeadline = d.IdleDeadline
+	}
+	if !d.IssuedAt.IsZero() {
+		out.IssuedAt = d.IssuedAt
+	}
+	return &out
+}
+
+// applyValues returns the values after d, sharing old when d changes none.
+func (d *Delta) applyValues(old map[string][]byte) map[string][]byte {
+	if !d.Clear && len(d.Delete) == 0 && len(d.Set) == 0 {
+		return old
+	}
+	values := make(map[string][]byte, len(old)+len(d.Set))
+	if !d.Clear {
+		for k, v := range old {
+			values[k] = v
+		}
+	}
+	for _, k := range d.Delete {
+		delete(values, k)
+	}
+	for k, v := range d.Set {
+		values[k] = v
+	}
+	return values
+}
+
+// Store keeps session records under keys (the SHA-256 of session IDs). Every
+// method takes the request's context first and must honour its cancellation.
+// Implementations must be safe for concurrent use.
+//
+// The manager enforces timeouts itself with its own clock, but a store should
+// not return, and may drop, a record whose ExpiresAt has passed.
+type Store interface {
+	// Load returns the live record at key, or ErrNotFound.
+	Load(ctx context.Context, key string) (*Record, error)
+	// Create stores rec at key, or fails with ErrExists if key holds a
+	// record (a collision never merges two sessions).
+	Create(ctx context.Context, key string, rec *Record) error
+	// Update applies d to the record at key atomically, or fails with
+	// ErrNotFound if there is none (or only a tombstone). Update never
+	// creates a record: that is what keeps an invalidated session dead.
+	Update(ctx context.Context, key string, d Delta) error
+	// Delete removes the record at key, if any. It is idempotent.
+	Delete(ctx context.Context, key string) error
+	// Renew atomically moves the record at oldKey to newKey, applying d on
+	// the way. At oldKey it leaves nothing when tomb is nil, otherwise a
+	// record holding only tomb, whose deadlines are both tombExpires. It
+	// fails with ErrNotFound if oldKey holds no live record and with
+	// ErrExists if newKey holds one.
+	Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error
+}
+
+// UserIndex is an optional Store capability: finding and ending all sessions
+// of a user. The manager discovers it with a type assertion; without it,
+// Manager.UserSessions, InvalidateUser, Revoke and WithMaxSessionsPerUser
+// return ErrNoUserIndex.
+type UserIndex interface {
+	// UserSessions returns the live records of user (never tombstones).
+	UserSessions(ctx context.Context, user string) ([]KeyedRecord, error)
+	// DeleteUser removes every record of user and returns how many it
+	// removed.
+	DeleteUser(ctx context.Context, user string) (int, error)
+}
+
+// KeyedRecord is a record with the key it is stored under.
+type KeyedRecord struct {
+	Key    string
+	Record *Record
+}

@@ -1,0 +1,470 @@
+package session
+
+import (
+	"container/heap"
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// memShards is the number of independently locked parts of a MemoryStore,
+// so that requests of different sessions rarely wait for one another.
+const memShards = 32
+
+// sweepBatch bounds how many expired records one sweep removes under one
+// shard lock, so that requests never wait behind a long eviction.
+const sweepBatch = 256
+
+// MemoryStore is the default Store: records in process memory, evicted when
+// they expire, with a user index. Eviction cost is proportional to what
+// expires: each shard keeps its records in a heap ordered by expiry, and the
+// sweeper pops only the expired ones.
+//
+// Create one with NewMemoryStore; the zero value is not usable. A MemoryStore
+// is safe for concurrent use. Call Close to stop its sweeper.
+type MemoryStore struct {
+	seed          maphash.Seed
+	shards        [memShards]memShard
+	count         atomic.Int64
+	max           int
+	clock         func() time.Time
+	sweepInterval time.Duration
+
+	usersMu sync.Mutex
+	users   map[string]map[string]struct{} // user → keys
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+type memShard struct {
+	mu      sync.RWMutex
+	entries map[string]*memEntry
+	expiry  expiryHeap
+}
+
+// memEntry is one record in a shard. rec is replaced, never modified, so a
+// Load can hand it out without copying.
+type memEntry struct {
+	key     string
+	rec     *Record
+	expires time.Time
+	index   int // position in the shard's expiry heap
+}
+
+// MemoryOption configures a MemoryStore.
+type MemoryOption func(*MemoryStore)
+
+// WithMaxSessions bounds the number of records (sessions and tombstones) a
+// MemoryStore holds. When it is full, creating a record first evicts the one
+// closest to expiry, which is never an active session while an idle one
+// remains. The default, 0, means no bound.
+func WithMaxSessions(n int) MemoryOption {
+	return func(s *MemoryStore) { s.max = n }
+}
+
+// WithSweepInterval sets how often expired records are evicted in the
+// background (default one minute). Expired records are never returned by
+// Load, whenever they are evicted. An interval of 0 or less turns the
+// background sweeper off; Sweep can then be called directly.
+func WithSweepInterval(d time.Duration) MemoryOption {
+	return func(s *MemoryStore) { s.sweepInterval = d }
+}
+
+// WithMemoryClock sets the clock the store uses to decide expiry (default
+// time.Now). A Manager created without WithStore gives its default store its
+// own clock.
+func WithMemoryClock(now func() time.Time) MemoryOption {
+	return func(s *MemoryStore) { s.clock = now }
+}
+
+// NewMemoryStore returns a MemoryStore with its background sweeper running.
+func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
+	s := &MemoryStore{
+		seed:          maphash.MakeSeed(),
+		clock:         time.Now,
+		sweepInterval: time.Minute,
+		users:         make(map[string]map[string]struct{}),
+		done:          make(chan struct{}),
+	}
+	for i := range s.shards {
+		s.shards[i].entries = make(map[string]*memEntry)
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if s.sweepInterval <= 0 {
+		close(s.done)
+		return s
+	}
+	s.stop = make(chan struct{})
+	go s.sweepEvery(s.sweepInterval)
+	return s
+}
+
+// Close stops the background sweeper and waits for it to return. It is safe
+// to call more than once. The store still answers after Close.
+func (s *MemoryStore) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+		}
+	})
+	<-s.done
+	return nil
+}
+
+// Len returns the number of records held, tombstones included.
+func (s *MemoryStore) Len() int { return int(s.count.Load()) }
+
+func (s *MemoryStore) sweepEvery(interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Sweep()
+		}
+	}
+}
+
+// Sweep evicts every record that has expired and returns how many. Its cost
+// is proportional to what expires, and it never holds a lock for more than
+// a small batch of evictions.
+func (s *MemoryStore) Sweep() int {
+	now := s.clock()
+	n := 0
+	for i := range s.shards {
+		for {
+			removed, more := s.sweepShard(&s.shards[i], now)
+			n += removed
+			if !more {
+				break
+			}
+		}
+	}
+	return n
+}
+
+// sweepShard evicts up to sweepBatch expired records of sh and reports
+// whether more may remain.
+func (s *MemoryStore) sweepShard(sh *memShard, now time.Time) (int, bool) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for n := 0; n < sweepBatch; n++ {
+		if len(sh.expiry) == 0 || sh.expiry[0].expires.After(now) {
+			return n, false
+		}
+		s.removeLocked(sh, sh.expiry[0])
+	}
+	return sweepBatch, true
+}
+
+func (s *MemoryStore) shardIndex(key string) int {
+	return int(maphash.String(s.seed, key) % memShards)
+}
+
+func (s *MemoryStore) shard(key string) *memShard {
+	return &s.shards[s.shardIndex(key)]
+}
+
+// Load returns the live record at key, or ErrNotFound.
+func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sh := s.shard(key)
+	sh.mu.RLock()
+	e := sh.entries[key]
+	sh.mu.RUnlock()
+	if e == nil || !e.expires.After(s.clock()) {
+		return nil, ErrNotFound
+	}
+	return e.rec, nil
+}
+
+// Create stores rec at key, or fails with ErrExists.
+func (s *MemoryStore) Create(ctx context.Context, key string, rec *Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.makeRoom()
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.entries[key]; e != nil {
+		if e.expires.After(s.clock()) {
+			return ErrExists
+		}
+		s.removeLocked(sh, e)
+	}
+	s.insertLocked(sh, key, rec)
+	return nil
+}
+
+// Update applies d to the live record at key, or fails with ErrNotFound.
+func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := s.liveLocked(sh, key)
+	if e == nil {
+		return ErrNotFound
+	}
+	old := e.rec
+	e.rec = d.Apply(old)
+	if e.rec.User != old.User {
+		s.unindex(old.User, key)
+		s.index(e.rec.User, key)
+	}
+	s.reschedule(sh, e)
+	return nil
+}
+
+// Delete removes the record at key, if any.
+func (s *MemoryStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.entries[key]; e != nil {
+		s.removeLocked(sh, e)
+	}
+	return nil
+}
+
+// Renew moves the live record at oldKey to newKey, applying d, and leaves
+// tomb (or nothing) at oldKey.
+func (s *MemoryStore) Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if tomb != nil {
+		s.makeRoom() // the tombstone is one record more
+	}
+	oldSh, newSh := s.shard(oldKey), s.shard(newKey)
+	unlock := s.lockPair(s.shardIndex(oldKey), s.shardIndex(newKey))
+	defer unlock()
+	old := s.liveLocked(oldSh, oldKey)
+	if old == nil {
+		return ErrNotFound
+	}
+	if s.liveLocked(newSh, newKey) != nil {
+		return ErrExists
+	}
+	rec := d.Apply(old.rec)
+	s.removeLocked(oldSh, old)
+	s.insertLocked(newSh, newKey, rec)
+	if tomb != nil {
+		s.insertLocked(oldSh, oldKey, &Record{
+			Tombstone:        tomb,
+			IdleDeadline:     tombExpires,
+			AbsoluteDeadline: tombExpires,
+		})
+	}
+	return nil
+}
+
+// UserSessions returns the live records of user.
+func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]KeyedRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	var out []KeyedRecord
+	for _, key := range s.userKeys(user) {
+		sh := s.shard(key)
+		sh.mu.RLock()
+		e := sh.entries[key]
+		sh.mu.RUnlock()
+		if e != nil && e.expires.After(now) && e.rec.User == user {
+			out = append(out, KeyedRecord{Key: key, Record: e.rec})
+		}
+	}
+	return out, nil
+}
+
+// DeleteUser removes every record of user and returns how many were live.
+func (s *MemoryStore) DeleteUser(ctx context.Context, user string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	now := s.clock()
+	n := 0
+	for _, key := range s.userKeys(user) {
+		sh := s.shard(key)
+		sh.mu.Lock()
+		if e := sh.entries[key]; e != nil && e.rec.User == user {
+			if e.expires.After(now) {
+				n++
+			}
+			s.removeLocked(sh, e)
+		}
+		sh.mu.Unlock()
+	}
+	return n, nil
+}
+
+func (s *MemoryStore) userKeys(user string) []string {
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	keys := make([]string, 0, len(s.users[user]))
+	for k := range s.users[user] {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// lockPair locks two shards in a fixed order, so that two renewals never
+// wait for each other, and returns the matching unlock.
+func (s *MemoryStore) lockPair(i, j int) func() {
+	if i == j {
+		s.shards[i].mu.Lock()
+		return s.shards[i].mu.Unlock
+	}
+	if j < i {
+		i, j = j, i
+	}
+	first, second := &s.shards[i], &s.shards[j]
+	first.mu.Lock()
+	second.mu.Lock()
+	return func() {
+		second.mu.Unlock()
+		first.mu.Unlock()
+	}
+}
+
+// liveLocked returns the live, non-tombstone entry at key, evicting it if it
+// has expired.
+func (s *MemoryStore) liveLocked(sh *memShard, key string) *memEntry {
+	e := sh.entries[key]
+	if e == nil {
+		return nil
+	}
+	if !e.expires.After(s.clock()) {
+		s.removeLocked(sh, e)
+		return nil
+	}
+	if e.rec.Tombstone != nil {
+		return nil
+	}
+	return e
+}
+
+func (s *MemoryStore) insertLocked(sh *memShard, key string, rec *Record) {
+	e := &memEntry{key: key, rec: rec, expires: rec.ExpiresAt()}
+	sh.entries[key] = e
+	heap.Push(&sh.expiry, e)
+	s.count.Add(1)
+	s.index(rec.User, key)
+}
+
+func (s *MemoryStore) removeLocked(sh *memShard, e *memEntry) {
+	delete(sh.entries, e.key)
+	heap.Remove(&sh.expiry, e.index)
+	s.count.Add(-1)
+	s.unindex(e.rec.User, e.key)
+}
+
+func (s *MemoryStore) reschedule(sh *memShard, e *memEntry) {
+	if exp := e.rec.ExpiresAt(); !exp.Equal(e.expires) {
+		e.expires = exp
+		heap.Fix(&sh.expiry, e.index)
+	}
+}
+
+func (s *MemoryStore) index(user, key string) {
+	if user == "" {
+		return
+	}
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	keys := s.users[user]
+	if keys == nil {
+		keys = make(map[string]struct{})
+		s.users[user] = keys
+	}
+	keys[key] = struct{}{}
+}
+
+func (s *MemoryStore) unindex(user, key string) {
+	if user == "" {
+		return
+	}
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	delete(s.users[user], key)
+	if len(s.users[user]) == 0 {
+		delete(s.users, user)
+	}
+}
+
+// makeRoom evicts records closest to expiry until there is room for one
+// more. The earliest record of the whole store is the earliest of the shards'
+// heap tops, so finding it looks at one entry per shard, not at every record.
+func (s *MemoryStore) makeRoom() {
+	if s.max <= 0 {
+		return
+	}
+	for int(s.count.Load()) >= s.max {
+		if !s.evictEarliest() {
+			return
+		}
+	}
+}
+
+func (s *MemoryStore) evictEarliest() bool {
+	var victim *memShard
+	var earliest time.Time
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		if len(sh.expiry) > 0 && (victim == nil || sh.expiry[0].expires.Before(earliest)) {
+			victim, earliest = sh, sh.expiry[0].expires
+		}
+		sh.mu.RUnlock()
+	}
+	if victim == nil {
+		return false
+	}
+	victim.mu.Lock()
+	if len(victim.expiry) > 0 {
+		s.removeLocked(victim, victim.expiry[0])
+	}
+	victim.mu.Unlock()
+	return true
+}
+
+// expiryHeap orders a shard's entries by expiry, earliest first.
+type expiryHeap []*memEntry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *expiryHeap) Push(x any) {
+	e := x.(*memEntry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
+}
