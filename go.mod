@@ -3,6 +3,8 @@ module github.com/sessionid/session
 go 1.26.8
 
 require (
-	github.com/gorilla/securecookie v1.1.2 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/gorilla/securecookie v1.1.2
+	github.com/stretchr/testify v1.12.1
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

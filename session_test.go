@@ -1,0 +1,631 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLazySessionWritesNothing(t *testing.T) {
+	h := newHarness(t)
+	for _, path := range []string{"/noop", "/get?k=x", "/user"} {
+		w := h.do(path, "")
+		assert.Nil(t, setCookie(w, DefaultCookieName), path)
+	}
+	_, creates, updates, _, _ := h.store.counts()
+	assert.Zero(t, creates+updates)
+	assert.Zero(t, h.mem.Len())
+}
+
+func TestValuesPersistAcrossRequests(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("/inc", "")
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c)
+	for want := 2; want <= 4; want++ {
+		assert.Equal(t, itoa(want), h.body("/inc", c.Value))
+	}
+}
+
+func TestSessionAccessors(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	var got struct {
+		id      string
+		isNew   bool
+		keys    []string
+		created time.Time
+		typed   string
+		typedOK bool
+		wrongOK bool
+	}
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		s.Set("b", 2)
+		s.Set("a", "x")
+		s.Delete("k")
+		got.id, got.isNew, got.keys, got.created = s.ID(), s.IsNew(), s.Keys(), s.CreatedAt()
+		got.typed, got.typedOK = Value[string](s, "a")
+		_, got.wrongOK = Value[string](s, "b")
+	}))
+	h.do("/", cookie)
+	assert.Equal(t, cookie, got.id)
+	assert.False(t, got.isNew)
+	assert.Equal(t, []string{"a", "b"}, got.keys)
+	assert.Equal(t, h.clock.Now(), got.created)
+	assert.Equal(t, "x", got.typed)
+	assert.True(t, got.typedOK)
+	assert.False(t, got.wrongOK, "Value must report a value of another type as missing")
+
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		assert.True(t, s.IsNew())
+		assert.Empty(t, s.ID(), "a new session has no ID until it exists")
+		s.Clear()
+		assert.Empty(t, s.Keys())
+	}))
+	h.do("/", "")
+}
+
+func TestStrictModeNeverAdoptsUnknownIDs(t *testing.T) {
+	h := newHarness(t)
+	invalidated := h.newSession()
+	h.do("/invalidate", invalidated)
+	expired := h.newSession()
+	h.clock.Advance(DefaultIdleTimeout + time.Second)
+	cases := map[string]string{
+		"unknown":     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"chosen":      "attacker-chosen-session-id-0123456789",
+		"invalidated": invalidated,
+		"expired":     expired,
+	}
+	for name, id := range cases {
+		t.Run(name, func(t *testing.T) {
+			assert.Empty(t, h.body("/get?k=k", id), "no data may come from an ID the server did not issue")
+			w := h.do("/set?k=k&v=mine", id)
+			c := setCookie(w, DefaultCookieName)
+			require.NotNil(t, c)
+			assert.NotEqual(t, id, c.Value, "a new session always gets a new server-issued ID")
+			_, err := h.mem.Load(context.Background(), storeKey(id))
+			assert.ErrorIs(t, err, ErrNotFound, "the presented ID must not become a session")
+		})
+	}
+}
+
+func TestStoreNeverHoldsRawIDs(t *testing.T) {
+	h := newHarness(t)
+	ids := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		ids[h.newSession()] = true
+	}
+	var keys []string
+	for i := range h.mem.shards {
+		for key, e := range h.mem.shards[i].entries {
+			keys = append(keys, key)
+			dump := fmt.Sprintf("%+v", *e.rec)
+			for id := range ids {
+				assert.NotContains(t, dump, id)
+				assert.NotEqual(t, id, key)
+			}
+		}
+	}
+	require.Len(t, keys, 20)
+	for _, key := range keys {
+		assert.Empty(t, h.body("/get?k=k", key), "a store key must not work as a cookie")
+	}
+}
+
+func TestIdleTimeoutEnforcedByManager(t *testing.T) {
+	// The store's own clock is frozen, so only the manager can expire.
+	clock := newTestClock()
+	frozen := NewMemoryStore(WithMemoryClock(newTestClock().Now), WithSweepInterval(0))
+	h := newHarness(t, WithStore(frozen), WithClock(clock.Now), WithIdleTimeout(10*time.Minute))
+	cookie := h.newSession()
+	clock.Advance(9 * time.Minute)
+	assert.Equal(t, "v", h.body("/get?k=k", cookie), "just inside the idle timeout")
+	clock.Advance(9 * time.Minute)
+	assert.Equal(t, "v", h.body("/get?k=k", cookie), "the read above pushed the idle deadline")
+	clock.Advance(10 * time.Minute)
+	assert.Empty(t, h.body("/get?k=k", cookie), "idle for the whole timeout")
+	_, err := frozen.Load(context.Background(), storeKey(cookie))
+	assert.ErrorIs(t, err, ErrNotFound, "an expired session is deleted")
+	assert.Contains(t, h.events.kinds(), "expired")
+	assert.Contains(t, h.events.rejections(), RejectExpired)
+}
+
+func TestAbsoluteTimeoutEnforcedByManager(t *testing.T) {
+	clock := newTestClock()
+	frozen := NewMemoryStore(WithMemoryClock(newTestClock().Now), WithSweepInterval(0))
+	h := newHarness(t, WithStore(frozen), WithClock(clock.Now),
+		WithIdleTimeout(10*time.Minute), WithAbsoluteTimeout(time.Hour))
+	cookie := h.newSession()
+	for i := 0; i < 6; i++ {
+		clock.Advance(9*time.Minute + 50*time.Second)
+		assert.Equal(t, "v", h.body("/get?k=k", cookie), "active session within its absolute timeout")
+	}
+	clock.Advance(time.Minute) // 60 minutes after creation, 1 idle
+	assert.Empty(t, h.body("/get?k=k", cookie), "past the absolute timeout, however active")
+	assert.Contains(t, h.events.rejections(), RejectExpired)
+}
+
+func TestTouchWritesAtMostOncePerInterval(t *testing.T) {
+	h := newHarness(t, WithIdleTimeout(10*time.Minute), WithTouchInterval(time.Minute))
+	cookie := h.newSession()
+	for i := 0; i < 5; i++ {
+		h.clock.Advance(10 * time.Second)
+		h.do("/get?k=k", cookie)
+	}
+	_, _, updates, _, _ := h.store.counts()
+	assert.Zero(t, updates, "read-only requests inside the touch interval write nothing")
+
+	h.clock.Advance(15 * time.Second) // 65 s since creation
+	h.do("/get?k=k", cookie)
+	_, _, updates, _, _ = h.store.counts()
+	require.Equal(t, 1, updates)
+	d := h.store.lastUpdate()
+	assert.Empty(t, d.Set, "a touch rewrites no values")
+	assert.Empty(t, d.Delete)
+	assert.False(t, d.Clear)
+	assert.Equal(t, h.clock.Now().Add(10*time.Minute), d.IdleDeadline)
+	assert.Nil(t, setCookie(h.do("/get?k=k", cookie), DefaultCookieName), "a touch sends no cookie")
+}
+
+func TestDeltaWritesOnlyChangedKeys(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	h.do("/set?k=other&v=1", cookie)
+	h.do("/set?k=k&v=changed", cookie)
+	d := h.store.lastUpdate()
+	assert.Equal(t, []string{"k"}, keysOf(d.Set))
+	assert.Empty(t, d.Delete)
+	assert.Equal(t, "1", h.body("/get?k=other", cookie))
+}
+
+func keysOf(m map[string][]byte) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func TestConcurrentRequestsKeepEachOthersChanges(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	const n = 64
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.do(fmt.Sprintf("/set?k=key%d&v=%d", i, i), cookie)
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		assert.Equal(t, itoa(i), h.body(fmt.Sprintf("/get?k=key%d", i), cookie))
+	}
+}
+
+// blockingApp lets a test hold a request after its session has loaded.
+type blockingApp struct {
+	loaded, release chan struct{}
+	then            func(*Session)
+}
+
+func (b *blockingApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.loaded <- struct{}{}
+	<-b.release
+	b.then(FromContext(r.Context()))
+}
+
+func TestNoResurrection(t *testing.T) {
+	cases := map[string]string{"invalidate": "/invalidate", "renew": "/renew", "login": "/login?user=u"}
+	for name, ender := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			cookie := h.newSession()
+			app := &blockingApp{loaded: make(chan struct{}), release: make(chan struct{}),
+				then: func(s *Session) { s.Set("late", "write") }}
+			slow := h.m.Handler(app)
+			done := make(chan *httptest.ResponseRecorder)
+			go func() {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: cookie})
+				w := httptest.NewRecorder()
+				slow.ServeHTTP(w, r)
+				done <- w
+			}()
+			<-app.loaded
+			h.do(ender, cookie)
+			close(app.release)
+			w := <-done
+			assert.Equal(t, http.StatusOK, w.Code)
+			rec, err := h.mem.Load(context.Background(), storeKey(cookie))
+			if err == nil {
+				assert.NotNil(t, rec.Tombstone, "only a tombstone may remain at the old key")
+				assert.Empty(t, rec.Values)
+			} else {
+				assert.ErrorIs(t, err, ErrNotFound)
+			}
+			assert.Empty(t, h.body("/get?k=k", cookie), "the old ID must not lead to data")
+		})
+	}
+}
+
+func TestRenewKeepsDataAndRetiresOldID(t *testing.T) {
+	h := newHarness(t)
+	old := h.newSession()
+	w := h.do("/renew", old)
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c)
+	assert.NotEqual(t, old, c.Value)
+	assert.Equal(t, "v", h.body("/get?k=k", c.Value), "data survives renewal")
+	assert.Empty(t, h.body("/get?k=k", old), "the old ID is dead at once without grace")
+	assert.Contains(t, h.events.rejections(), RejectStaleID)
+	assert.Contains(t, h.events.kinds(), "renewed")
+}
+
+func TestRenewGracePointsToNewSession(t *testing.T) {
+	h := newHarness(t, WithRenewGrace(10*time.Second))
+	old := h.newSession()
+	newID := setCookie(h.do("/renew", old), DefaultCookieName).Value
+
+	h.clock.Advance(5 * time.Second)
+	w := h.do("/get?k=k", old)
+	assert.Equal(t, "v", w.Body.String(), "within grace the old ID leads to the new session")
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c, "the client is sent the new ID again")
+	assert.Equal(t, newID, c.Value)
+
+	h.do("/set?k=k&v=via-old", old)
+	assert.Equal(t, "via-old", h.body("/get?k=k", newID), "a write through the old ID reaches the new session")
+
+	h.clock.Advance(6 * time.Second)
+	assert.Empty(t, h.body("/get?k=k", old), "after grace the old ID is stale")
+	assert.Equal(t, RejectStaleID, h.events.rejections()[len(h.events.rejections())-1])
+	assert.Equal(t, "via-old", h.body("/get?k=k", newID))
+}
+
+func TestInFlightWriteFollowsRenewalWithinGrace(t *testing.T) {
+	h := newHarness(t, WithRenewGrace(10*time.Second))
+	cookie := h.newSession()
+	app := &blockingApp{loaded: make(chan struct{}), release: make(chan struct{}),
+		then: func(s *Session) { s.Set("late", "kept") }}
+	slow := h.m.Handler(app)
+	done := make(chan *httptest.ResponseRecorder)
+	go func() {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: cookie})
+		w := httptest.NewRecorder()
+		slow.ServeHTTP(w, r)
+		done <- w
+	}()
+	<-app.loaded
+	newID := setCookie(h.do("/renew", cookie), DefaultCookieName).Value
+	close(app.release)
+	w := <-done
+	assert.Equal(t, "kept", h.body("/get?k=late", newID), "no lost update across a renewal in grace")
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c)
+	assert.Equal(t, newID, c.Value)
+}
+
+func TestLoginRenewsAndRecordsUser(t *testing.T) {
+	h := newHarness(t)
+	anon := h.newSession()
+	w := h.do("/login?user=alice", anon)
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c)
+	assert.NotEqual(t, anon, c.Value, "login must issue a new ID (fixation defence)")
+	assert.Equal(t, "alice", h.body("/user", c.Value))
+	assert.Equal(t, "v", h.body("/get?k=k", c.Value))
+	assert.Empty(t, h.body("/user", anon))
+
+	fresh := setCookie(h.do("/login?user=bob", ""), DefaultCookieName)
+	require.NotNil(t, fresh, "login on a new session creates it")
+	assert.Equal(t, "bob", h.body("/user", fresh.Value))
+}
+
+func TestLoginRejectsEmptyUser(t *testing.T) {
+	h := newHarness(t)
+	var err error
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err = FromContext(r.Context()).Login("")
+	}))
+	h.do("/", "")
+	assert.ErrorIs(t, err, ErrEmptyUser)
+}
+
+func TestInvalidate(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	w := h.do("/invalidate", cookie)
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c, "the response must expire the cookie")
+	assert.Equal(t, -1, c.MaxAge)
+	assert.Empty(t, c.Value)
+	_, err := h.mem.Load(context.Background(), storeKey(cookie))
+	assert.ErrorIs(t, err, ErrNotFound, "deleted from the store at once")
+	assert.Empty(t, h.body("/get?k=k", cookie))
+	assert.Contains(t, h.events.kinds(), "invalidated")
+}
+
+func TestInvalidateThenWriteStartsNewSession(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		require.NoError(t, s.Invalidate())
+		s.Set("flash", "logged out")
+	}))
+	c := setCookie(h.do("/", cookie), DefaultCookieName)
+	require.NotNil(t, c)
+	assert.NotEqual(t, cookie, c.Value)
+	h.handler = h.m.Handler(testApp(t))
+	assert.Equal(t, "logged out", h.body("/get?k=flash", c.Value))
+	assert.Empty(t, h.body("/get?k=k", c.Value), "nothing of the old session carries over")
+}
+
+func TestRenewAfterResponseStartedFails(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	var err error
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "body first")
+		err = FromContext(r.Context()).Renew()
+	}))
+	h.do("/", cookie)
+	assert.ErrorIs(t, err, ErrResponseStarted)
+}
+
+func TestMaxSessionsPerUserEndsOldest(t *testing.T) {
+	h := newHarness(t, WithMaxSessionsPerUser(2))
+	var cookies []string
+	for i := 0; i < 3; i++ {
+		c := setCookie(h.do("/login?user=alice", ""), DefaultCookieName)
+		require.NotNil(t, c)
+		cookies = append(cookies, c.Value)
+		h.clock.Advance(time.Second)
+	}
+	assert.Empty(t, h.body("/user", cookies[0]), "the oldest session ended")
+	assert.Equal(t, "alice", h.body("/user", cookies[1]))
+	assert.Equal(t, "alice", h.body("/user", cookies[2]))
+	infos, err := h.m.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.Len(t, infos, 2)
+}
+
+func TestMaxSessionsPerUserNeedsUserIndex(t *testing.T) {
+	_, err := New(WithStore(struct{ Store }{NewMemoryStore()}), WithMaxSessionsPerUser(1))
+	assert.ErrorIs(t, err, ErrNoUserIndex)
+}
+
+func TestUserSessionsAndRevoke(t *testing.T) {
+	h := newHarness(t)
+	ua := func(agent string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("User-Agent", agent); r.RemoteAddr = "203.0.113.9:1234" }
+	}
+	first := setCookie(h.do("/login?user=alice", "", ua("phone")), DefaultCookieName).Value
+	h.clock.Advance(time.Minute)
+	second := setCookie(h.do("/login?user=alice", "", ua("laptop")), DefaultCookieName).Value
+	h.do("/login?user=bob", "")
+
+	infos, err := h.m.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 2)
+	assert.Equal(t, "laptop", infos[0].UserAgent, "most recently seen first")
+	assert.Equal(t, "203.0.113.9", infos[0].ClientIP.String())
+	for _, info := range infos {
+		assert.NotContains(t, info.Handle, first)
+		assert.NotContains(t, info.Handle, second)
+		assert.NotContains(t, info.Handle, storeKey(first))
+	}
+
+	require.NoError(t, h.m.Revoke(context.Background(), infos[1].Handle))
+	assert.Empty(t, h.body("/user", first), "the revoked session ended")
+	assert.Equal(t, "alice", h.body("/user", second))
+	assert.ErrorIs(t, h.m.Revoke(context.Background(), infos[1].Handle), ErrUnknownHandle)
+	assert.ErrorIs(t, h.m.Revoke(context.Background(), "garbage"), ErrUnknownHandle)
+
+	n, err := h.m.InvalidateUser(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Empty(t, h.body("/user", second))
+	bobs, err := h.m.UserSessions(context.Background(), "bob")
+	require.NoError(t, err)
+	assert.Len(t, bobs, 1, "other users keep their sessions")
+}
+
+func TestSessionHandleMatchesInfo(t *testing.T) {
+	h := newHarness(t)
+	cookie := setCookie(h.do("/login?user=alice", ""), DefaultCookieName).Value
+	var handle string
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handle = FromContext(r.Context()).Handle()
+	}))
+	h.do("/", cookie)
+	infos, err := h.m.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	assert.Equal(t, infos[0].Handle, handle)
+}
+
+func TestUserFunctionsNeedUserIndex(t *testing.T) {
+	m, err := New(WithStore(struct{ Store }{NewMemoryStore()}))
+	require.NoError(t, err)
+	_, err = m.UserSessions(context.Background(), "a")
+	assert.ErrorIs(t, err, ErrNoUserIndex)
+	_, err = m.InvalidateUser(context.Background(), "a")
+	assert.ErrorIs(t, err, ErrNoUserIndex)
+	assert.ErrorIs(t, m.Revoke(context.Background(), handleOf("a", "k")), ErrNoUserIndex)
+}
+
+func TestIPBinding(t *testing.T) {
+	cases := []struct {
+		name         string
+		owner, other string
+		stranger     string
+		v4, v6       int
+	}{
+		{"IPv4 /24", "198.51.100.7:1000", "198.51.100.200:2000", "198.51.101.7:1000", 24, 64},
+		{"IPv4 exact", "198.51.100.7:1000", "198.51.100.7:3000", "198.51.100.8:1000", 32, 128},
+		{"IPv6 /64", "[2001:db8:1:2::7]:1000", "[2001:db8:1:2:ffff::1]:2000", "[2001:db8:1:3::7]:1000", 24, 64},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, WithIPBinding(tc.v4, tc.v6))
+			cookie := h.newSession(from(tc.owner))
+			assert.Equal(t, "v", h.body("/get?k=k", cookie, from(tc.other)), "same prefix keeps the session")
+			assert.Empty(t, h.body("/get?k=k", cookie, from(tc.stranger)), "another prefix does not get it")
+			assert.Equal(t, RejectIPMismatch, h.events.rejections()[0])
+			h.do("/set?k=k&v=stranger", cookie, from(tc.stranger))
+			assert.Equal(t, "v", h.body("/get?k=k", cookie, from(tc.owner)), "the owner's session stays valid and untouched")
+		})
+	}
+}
+
+func TestIPBindingThroughTrustedProxy(t *testing.T) {
+	h := newHarness(t, WithIPBinding(32, 128), WithTrustedProxies("10.0.0.0/8"))
+	via := func(client string) func(*http.Request) {
+		return func(r *http.Request) {
+			r.RemoteAddr = "10.1.2.3:5555"
+			r.Header.Set("X-Forwarded-For", "6.6.6.6, "+client)
+		}
+	}
+	cookie := h.newSession(via("192.0.2.10"))
+	assert.Equal(t, "v", h.body("/get?k=k", cookie, via("192.0.2.10")))
+	assert.Empty(t, h.body("/get?k=k", cookie, via("192.0.2.11")))
+	spoof := func(r *http.Request) {
+		r.RemoteAddr = "192.0.2.99:1"
+		r.Header.Set("X-Forwarded-For", "192.0.2.10")
+	}
+	assert.Empty(t, h.body("/get?k=k", cookie, spoof), "headers from an untrusted peer are ignored")
+}
+
+var errStoreDown = errors.New("store down")
+
+func TestStoreFailureOnLoadStopsRequest(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	h.store.failLoad = errStoreDown
+	ran := false
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran = true }))
+	w := h.do("/", cookie)
+	assert.False(t, ran, "the handler must not run with a silently empty session")
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.Equal(t, "Internal Server Error\n", w.Body.String())
+	assert.NotContains(t, w.Body.String(), errStoreDown.Error(), "store details stay in the log")
+}
+
+func TestStoreFailureOnSaveAnswersWithErrorHandler(t *testing.T) {
+	var handled error
+	h := newHarness(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		handled = err
+		http.Error(w, "try later", http.StatusServiceUnavailable)
+	}))
+	cookie := h.newSession()
+	h.store.failWrite = errStoreDown
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("k", "lost?")
+		fmt.Fprint(w, "saved!")
+	}))
+	w := h.do("/", cookie)
+	assert.ErrorIs(t, handled, errStoreDown)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.NotContains(t, w.Body.String(), "saved!", "the handler's response must not claim success")
+	h.store.failWrite = nil
+	h.handler = h.m.Handler(testApp(t))
+	assert.Equal(t, "v", h.body("/get?k=k", cookie), "the stored data is intact")
+}
+
+func TestUnencodableValueIsAnError(t *testing.T) {
+	var handled error
+	h := newHarness(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		handled = err
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("f", func() {})
+	}))
+	w := h.do("/", "")
+	assert.Error(t, handled)
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.Nil(t, setCookie(w, DefaultCookieName))
+}
+
+func TestRotation(t *testing.T) {
+	h := newHarness(t, WithRotation(time.Hour), WithIdleTimeout(2*time.Hour))
+	old := h.newSession()
+	h.clock.Advance(30 * time.Minute)
+	assert.Nil(t, setCookie(h.do("/get?k=k", old), DefaultCookieName), "too young to rotate")
+	h.clock.Advance(29*time.Minute + 59*time.Second)
+	h.do("/noop", old) // touch, keeps it alive
+	h.clock.Advance(2 * time.Second)
+	w := h.do("/get?k=k", old)
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c, "an hour-old ID is rotated")
+	assert.NotEqual(t, old, c.Value)
+	assert.Equal(t, "v", w.Body.String())
+	h.clock.Advance(DefaultRotationGrace / 2)
+	assert.Equal(t, "v", h.body("/get?k=k", old), "rotation leaves a grace period")
+	h.clock.Advance(DefaultRotationGrace)
+	assert.Empty(t, h.body("/get?k=k", old))
+	assert.Equal(t, "v", h.body("/get?k=k", c.Value))
+}
+
+func TestGetOfUndecodableValueIsMissing(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	require.NoError(t, h.mem.Update(context.Background(), storeKey(cookie),
+		Delta{Set: map[string][]byte{"bad": {0xff}}}))
+	assert.Empty(t, h.body("/get?k=bad", cookie))
+	assert.Equal(t, "v", h.body("/get?k=k", cookie))
+}
+
+func TestCreateRetriesOnCollision(t *testing.T) {
+	gen := &sequenceIDs{ids: []string{strings.Repeat("a", 43), strings.Repeat("a", 43), strings.Repeat("b", 43)}}
+	h := newHarness(t, WithIDGenerator(gen))
+	first := h.newSession()
+	second := h.newSession()
+	assert.Equal(t, strings.Repeat("a", 43), first)
+	assert.Equal(t, strings.Repeat("b", 43), second, "a colliding ID is never shared")
+}
+
+// sequenceIDs hands out fixed IDs in order.
+type sequenceIDs struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (g *sequenceIDs) NewID() (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.ids) == 0 {
+		return "", errors.New("out of IDs")
+	}
+	id := g.ids[0]
+	g.ids = g.ids[1:]
+	return id, nil
+}
+
+func TestIDGeneratorErrorIsNotHidden(t *testing.T) {
+	var handled error
+	h := newHarness(t, WithIDGenerator(&sequenceIDs{}), WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		handled = err
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	w := h.do("/set?k=k&v=v", "")
+	assert.Error(t, handled)
+	assert.Nil(t, setCookie(w, DefaultCookieName), "no cookie without a good ID")
+	assert.Zero(t, h.mem.Len())
+}
