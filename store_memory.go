@@ -181,12 +181,16 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	}
 	sh := s.shard(key)
 	sh.mu.RLock()
-	e := sh.entries[key]
+	var rec *Record
+	var expires time.Time
+	if e := sh.entries[key]; e != nil {
+		rec, expires = e.rec, e.expires
+	}
 	sh.mu.RUnlock()
-	if e == nil || !e.expires.After(s.clock()) {
+	if rec == nil || !expires.After(s.clock()) {
 		return nil, ErrNotFound
 	}
-	return e.rec, nil
+	return rec, nil
 }
 
 // Create stores rec at key, or fails with ErrExists.
@@ -286,11 +290,10 @@ func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]KeyedRec
 	for _, key := range s.userKeys(user) {
 		sh := s.shard(key)
 		sh.mu.RLock()
-		e := sh.entries[key]
-		sh.mu.RUnlock()
-		if e != nil && e.expires.After(now) && e.rec.User == user {
+		if e := sh.entries[key]; e != nil && e.expires.After(now) && e.rec.User == user {
 			out = append(out, KeyedRecord{Key: key, Record: e.rec})
 		}
+		sh.mu.RUnlock()
 	}
 	return out, nil
 }
