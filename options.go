@@ -53,6 +53,7 @@ type config struct {
 	v4Bits, v6Bits   int           // 0: no IP binding
 	trustedProxies   []string
 	signingKeys      [][]byte
+	signingSet       bool // WithSigningKeys was given, even with no keys
 	idGenerator      IDGenerator
 	renewGrace       time.Duration
 	rotation         time.Duration
@@ -152,7 +153,7 @@ func WithTrustedProxies(cidrs ...string) Option {
 // (the ID's 256 random bits are what protect it; a signature also lets the
 // manager reject forged cookies without a store lookup).
 func WithSigningKeys(keys ...[]byte) Option {
-	return func(c *config) { c.signingKeys = keys }
+	return func(c *config) { c.signingKeys, c.signingSet = keys, true }
 }
 
 // WithIDGenerator replaces the ID generator (default RandomIDGenerator).
@@ -232,7 +233,7 @@ func (c *config) validate() error {
 			add("signing key %d is %d bytes; at least %d are needed", i, len(k), minSigningKeyLen)
 		}
 	}
-	if c.signingKeys != nil && len(c.signingKeys) == 0 {
+	if c.signingSet && len(c.signingKeys) == 0 {
 		add("WithSigningKeys needs at least one key")
 	}
 	if c.maxPerUser < 0 {
