@@ -1,6 +1,6 @@
 module github.com/sessionid/session
 
-go 1.26.8
+go 1.24
 
 require (
 	github.com/gorilla/securecookie v1.1.2

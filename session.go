@@ -284,11 +284,6 @@ func (s *Session) clientAddr() netip.Addr {
 	return s.clientIP
 }
 
-// pendingLocked reports whether there are changes to values or user.
-func (s *Session) pendingLocked() bool {
-	return s.cleared || len(s.set) > 0 || len(s.deleted) > 0 || s.user != nil
-}
-
 // resetPendingLocked forgets the changes that were just written.
 func (s *Session) resetPendingLocked() {
 	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil
@@ -315,7 +310,7 @@ func (s *Session) encodeLocked() (Delta, error) {
 	return d, nil
 }
 
-// valuesAfter returns the values a new record holds: the pending sets.
+// valuesOf returns the values a new record holds: the pending sets.
 func valuesOf(d Delta) map[string][]byte {
 	if d.Set == nil {
 		return map[string][]byte{}
