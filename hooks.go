@@ -65,14 +65,16 @@ type Hooks struct {
 	Created func(context.Context, Event)
 	// Renewed: a session got a new ID (Renew, Login or rotation).
 	Renewed func(context.Context, Event)
-	// Invalidated: a session was ended by Invalidate, Revoke, or the limit
-	// of WithMaxSessionsPerUser.
+	// Invalidated: a session was ended by Invalidate, Revoke,
+	// InvalidateUser, or the limit of WithMaxSessionsPerUser.
 	Invalidated func(context.Context, Event)
 	// Expired: the manager found a session past its idle or absolute
 	// deadline and deleted it.
 	Expired func(context.Context, Event)
 	// Rejected: a request's cookie was not adopted; Event.Reason says why.
-	// A client behind many rejections is guessing IDs.
+	// Rejections are normal after a logout elsewhere or a timeout (the
+	// cookie is then removed), but a client address behind many unknown IDs
+	// is guessing, and a stale ID or an IP mismatch may be a stolen cookie.
 	Rejected func(context.Context, Event)
 }
 

@@ -114,7 +114,15 @@ func (m *Manager) UserSessions(ctx context.Context, user string) ([]Info, error)
 			UserAgent: r.UserAgent,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].LastSeen.Equal(out[j].LastSeen) {
+			return out[i].LastSeen.After(out[j].LastSeen)
+		}
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].Handle < out[j].Handle
+	})
 	return out, nil
 }
 
@@ -140,12 +148,18 @@ func (m *Manager) liveUserSessions(ctx context.Context, user string) ([]KeyedRec
 // InvalidateUser ends every session of user ("log out everywhere") and
 // returns how many ended.
 func (m *Manager) InvalidateUser(ctx context.Context, user string) (int, error) {
-	if m.users == nil {
-		return 0, ErrNoUserIndex
+	// Listing first costs a round trip but lets the Invalidated hook see
+	// every session that ends, as it does for Revoke.
+	recs, err := m.liveUserSessions(ctx, user)
+	if err != nil {
+		return 0, err
 	}
 	n, err := m.users.DeleteUser(ctx, user)
 	if err != nil {
 		return n, fmt.Errorf("session: invalidating sessions of user: %w", err)
+	}
+	for _, kr := range recs {
+		fire(m.cfg.hooks.Invalidated, ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
 	}
 	return n, nil
 }

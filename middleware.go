@@ -122,8 +122,13 @@ func (m *Manager) bound(created, addr netip.Addr) bool {
 }
 
 // reject reports a cookie that was not adopted to the Rejected hook and the
-// debug log; the request goes on with a new, empty session.
+// debug log; the request goes on with a new, empty session. A cookie that can
+// never work again is removed from the browser (unless the response sets a
+// new one), so that a logged-out client stops presenting it. A stale ID or an
+// IP mismatch keeps its cookie: the response may be racing one that carries
+// the client's new ID, or the request may not come from the cookie's owner.
 func (m *Manager) reject(s *Session, reason RejectReason, key string) {
+	s.expireCookie = reason != RejectStaleID && reason != RejectIPMismatch
 	e := Event{Reason: reason, ClientIP: s.clientAddr()}
 	if key != "" {
 		e.Tag = tagOf(key)

@@ -44,7 +44,7 @@ type Session struct {
 	renewTo string        // new ID chosen by Renew, issued at commit
 	grace   time.Duration // grace of the pending renewal
 
-	invalidated  bool // the request's session was ended; expire the cookie
+	expireCookie bool // the cookie names no session (ended or dead): remove it unless replaced
 	resendCookie bool // the client used an old ID within its grace period
 	started      bool // the response's headers are out
 	failed       bool // saving failed and the error handler answered
@@ -112,8 +112,9 @@ func Value[T any](s *Session, key string) (T, bool) {
 	return t, ok && isT
 }
 
-// Set sets key to v. The value is encoded when the session is saved; change
-// it only through Set.
+// Set sets key to v. The value is encoded when the session is saved, and
+// until then Get returns v itself: to change a slice or map, copy it and Set
+// the copy.
 func (s *Session) Set(key string, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,14 +195,19 @@ func (s *Session) CreatedAt() time.Time {
 }
 
 // Handle returns the session's Info.Handle, so that an "active sessions"
-// page can mark the current one; "" for an anonymous or new session.
+// page can mark the current one; "" for an anonymous session or one not yet
+// in the store. After Login or Renew it is the handle of the new ID.
 func (s *Session) Handle() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rec == nil || s.rec.User == "" {
+	user := s.userLocked()
+	if s.rec == nil || user == "" {
 		return ""
 	}
-	return handleOf(s.rec.User, s.key)
+	if s.renewTo != "" { // the key the session will have once renewed
+		return handleOf(user, storeKey(s.renewTo))
+	}
+	return handleOf(user, s.key)
 }
 
 // Renew gives the session a new ID and keeps its data; the old ID stops
@@ -259,7 +265,7 @@ func (s *Session) Invalidate() error {
 			return err
 		}
 		fire(s.m.cfg.hooks.Invalidated, s.r.Context(), s.eventLocked(s.key))
-		s.invalidated = true
+		s.expireCookie = true
 	}
 	s.rec, s.id, s.key, s.renewTo = nil, "", "", ""
 	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil

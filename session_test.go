@@ -629,3 +629,69 @@ func TestIDGeneratorErrorIsNotHidden(t *testing.T) {
 	assert.Nil(t, setCookie(w, DefaultCookieName), "no cookie without a good ID")
 	assert.Zero(t, h.mem.Len())
 }
+
+func TestDeadCookieIsRemoved(t *testing.T) {
+	h := newHarness(t, WithIPBinding(32, 128), WithRenewGrace(time.Second))
+	ended := h.newSession()
+	h.do("/invalidate", ended)
+	stale := h.newSession(from("192.0.2.1:1"))
+	h.do("/renew", stale, from("192.0.2.1:1"))
+	h.clock.Advance(2 * time.Second)
+	bound := h.newSession(from("192.0.2.1:1"))
+	cases := []struct {
+		name, cookie string
+		from         string
+		removed      bool
+	}{
+		{"unknown ID", ended, "192.0.2.1:1", true},
+		{"malformed", "!!", "192.0.2.1:1", true},
+		{"stale ID keeps the cookie: a newer response may carry the new ID", stale, "192.0.2.1:1", false},
+		{"IP mismatch keeps the owner's cookie", bound, "192.0.2.9:1", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := setCookie(h.do("/get?k=k", tc.cookie, from(tc.from)), DefaultCookieName)
+			if !tc.removed {
+				assert.Nil(t, c)
+				return
+			}
+			require.NotNil(t, c, "a cookie that can never work again is removed")
+			assert.Equal(t, -1, c.MaxAge)
+			c = setCookie(h.do("/set?k=k&v=v", tc.cookie, from(tc.from)), DefaultCookieName)
+			require.NotNil(t, c)
+			assert.NotEmpty(t, c.Value, "a new session replaces the dead cookie instead")
+		})
+	}
+}
+
+func TestInvalidateUserFiresHooks(t *testing.T) {
+	h := newHarness(t)
+	h.do("/login?user=alice", "")
+	h.do("/login?user=alice", "")
+	n, err := h.m.InvalidateUser(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	count := 0
+	for _, k := range h.events.kinds() {
+		if k == "invalidated" {
+			count++
+		}
+	}
+	assert.Equal(t, 2, count)
+}
+
+func TestHandleAfterLoginInSameRequest(t *testing.T) {
+	h := newHarness(t)
+	anon := h.newSession()
+	var handle string
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		require.NoError(t, s.Login("alice"))
+		handle = s.Handle()
+	}))
+	h.do("/", anon)
+	infos, err := h.m.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	assert.Equal(t, infos[0].Handle, handle)
+}

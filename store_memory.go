@@ -193,23 +193,37 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	return rec, nil
 }
 
-// Create stores rec at key, or fails with ErrExists.
+// Create stores rec at key, or fails with ErrExists if key holds a live
+// record or a tombstone.
 func (s *MemoryStore) Create(ctx context.Context, key string, rec *Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.makeRoom()
 	sh := s.shard(key)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e := sh.entries[key]; e != nil {
-		if e.expires.After(s.clock()) {
-			return ErrExists
-		}
-		s.removeLocked(sh, e)
+	if !s.claimLocked(sh, key) {
+		sh.mu.Unlock()
+		return ErrExists
 	}
 	s.insertLocked(sh, key, rec)
+	sh.mu.Unlock()
+	s.trim(key)
 	return nil
+}
+
+// claimLocked reports whether key is free for a new record, evicting an
+// expired one there. A tombstone keeps its key taken: a key is never reused
+// while anything still refers to it.
+func (s *MemoryStore) claimLocked(sh *memShard, key string) bool {
+	e := sh.entries[key]
+	if e == nil {
+		return true
+	}
+	if e.expires.After(s.clock()) {
+		return false
+	}
+	s.removeLocked(sh, e)
+	return true
 }
 
 // Update applies d to the live record at key, or fails with ErrNotFound.
@@ -254,9 +268,14 @@ func (s *MemoryStore) Renew(ctx context.Context, oldKey, newKey string, d Delta,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if tomb != nil {
-		s.makeRoom() // the tombstone is one record more
+	if err := s.renewLocked(oldKey, newKey, d, tomb, tombExpires); err != nil {
+		return err
 	}
+	s.trim(newKey)
+	return nil
+}
+
+func (s *MemoryStore) renewLocked(oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error {
 	oldSh, newSh := s.shard(oldKey), s.shard(newKey)
 	unlock := s.lockPair(s.shardIndex(oldKey), s.shardIndex(newKey))
 	defer unlock()
@@ -264,7 +283,7 @@ func (s *MemoryStore) Renew(ctx context.Context, oldKey, newKey string, d Delta,
 	if old == nil {
 		return ErrNotFound
 	}
-	if s.liveLocked(newSh, newKey) != nil {
+	if !s.claimLocked(newSh, newKey) {
 		return ErrExists
 	}
 	rec := d.Apply(old.rec)
@@ -413,28 +432,29 @@ func (s *MemoryStore) unindex(user, key string) {
 	}
 }
 
-// makeRoom evicts records closest to expiry until there is room for one
-// more. The earliest record of the whole store is the earliest of the shards'
-// heap tops, so finding it looks at one entry per shard, not at every record.
-func (s *MemoryStore) makeRoom() {
+// trim evicts the records closest to expiry while the store holds more than
+// WithMaxSessions, sparing keep, the record just written. The earliest record
+// of the whole store is the earliest of the shards' heap tops, so finding it
+// looks at a few entries per shard, not at every record.
+func (s *MemoryStore) trim(keep string) {
 	if s.max <= 0 {
 		return
 	}
-	for int(s.count.Load()) >= s.max {
-		if !s.evictEarliest() {
+	for int(s.count.Load()) > s.max {
+		if !s.evictEarliest(keep) {
 			return
 		}
 	}
 }
 
-func (s *MemoryStore) evictEarliest() bool {
+func (s *MemoryStore) evictEarliest(keep string) bool {
 	var victim *memShard
 	var earliest time.Time
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		if len(sh.expiry) > 0 && (victim == nil || sh.expiry[0].expires.Before(earliest)) {
-			victim, earliest = sh, sh.expiry[0].expires
+		if e := sh.expiry.earliestExcept(keep); e != nil && (victim == nil || e.expires.Before(earliest)) {
+			victim, earliest = sh, e.expires
 		}
 		sh.mu.RUnlock()
 	}
@@ -442,8 +462,8 @@ func (s *MemoryStore) evictEarliest() bool {
 		return false
 	}
 	victim.mu.Lock()
-	if len(victim.expiry) > 0 {
-		s.removeLocked(victim, victim.expiry[0])
+	if e := victim.expiry.earliestExcept(keep); e != nil {
+		s.removeLocked(victim, e)
 	}
 	victim.mu.Unlock()
 	return true
@@ -464,6 +484,24 @@ func (h *expiryHeap) Push(x any) {
 	e.index = len(*h)
 	*h = append(*h, e)
 }
+// earliestExcept returns the entry closest to expiry other than keep: the
+// root, or else the earlier of its two children.
+func (h expiryHeap) earliestExcept(keep string) *memEntry {
+	var best *memEntry
+	for i := 0; i < len(h) && i < 3; i++ {
+		if h[i].key == keep {
+			continue
+		}
+		if i == 0 {
+			return h[0]
+		}
+		if best == nil || h[i].expires.Before(best.expires) {
+			best = h[i]
+		}
+	}
+	return best
+}
+
 func (h *expiryHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
