@@ -484,6 +484,7 @@ func (h *expiryHeap) Push(x any) {
 	e.index = len(*h)
 	*h = append(*h, e)
 }
+
 // earliestExcept returns the entry closest to expiry other than keep: the
 // root, or else the earlier of its two children.
 func (h expiryHeap) earliestExcept(keep string) *memEntry {
