@@ -1,0 +1,78 @@
+// Package session gives net/http applications server-side sessions: a random
+// session ID in a cookie, the session's data in a Store on the server, and
+// the rules (timeouts, renewal, binding, invalidation) that keep the ID from
+// being stolen, guessed or fixed.
+//
+// # Quick start
+//
+// Create one Manager, wrap the handler chain with its middleware, and use the
+// request's Session inside handlers:
+//
+//	m, err := session.New(session.WithCookieName("JSESSIONID"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer m.Close()
+//	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
+//		s := session.FromContext(r.Context())
+//		cart, _ := session.Value[[]string](s, "cart")
+//		s.Set("cart", append(slices.Clip(cart), r.FormValue("item")))
+//	})
+//	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+//		// ... check the password ...
+//		session.FromContext(r.Context()).Login(user) // new ID: no fixation
+//	})
+//	mux.HandleFunc("POST /checkout", func(w http.ResponseWriter, r *http.Request) {
+//		// ... place the order ...
+//		session.FromContext(r.Context()).Invalidate() // the ID is dead at once
+//	})
+//	http.ListenAndServe(":8080", m.Handler(mux))
+//
+// A session is created lazily, on the first write: a visitor who stores
+// nothing gets no cookie and costs no store record. Changes are saved when
+// the response starts (the first Write, WriteHeader or Flush), as a delta of
+// the keys that changed, so two concurrent requests that change different
+// keys both keep their change. A read-only request does not rewrite the
+// session; its idle deadline is pushed to the store at most once per touch
+// interval.
+//
+// # Choosing a store
+//
+// Without WithStore, a Manager keeps sessions in a MemoryStore: fast, bounded
+// with WithMaxSessions, evicting expired sessions at a cost proportional to
+// what expires, but private to one process. Applications that run more than
+// one instance need a shared store. Any type that implements Store will do;
+// implementing UserIndex as well enables Manager.UserSessions,
+// Manager.InvalidateUser, Manager.Revoke and WithMaxSessionsPerUser.
+//
+// A store is given keys that are the SHA-256 of session IDs, never the IDs,
+// and values already encoded by the Manager's Codec. Update never creates a
+// record and Renew moves one atomically: those two rules are what keep a
+// session that was invalidated or renewed from being brought back by a
+// request that was still in flight.
+//
+// # Security notes
+//
+//   - IDs are 256 bits from crypto/rand. An ID the server did not issue
+//     (unknown, expired, invalidated, forged) is never adopted: the client
+//     gets a fresh session and, once it writes, a fresh ID.
+//   - Only the cookie carries the ID. The cookie is always HttpOnly,
+//     SameSite=Lax by default, and Secure whenever the request came over TLS.
+//     A name starting with "__Host-" makes it Secure with Path=/ and no
+//     Domain, and New rejects options that contradict that.
+//   - Idle (default 30 minutes) and absolute (default 12 hours) timeouts are
+//     enforced by the Manager with its own clock, whatever the store does.
+//   - Call Session.Login (or Renew) whenever privilege changes; with
+//     WithRenewGrace the old ID keeps leading to the new session for a short
+//     while, and after that its use is reported as RejectStaleID, a hijack
+//     signal.
+//   - WithIPBinding ties a session to its creator's network prefix. It
+//     breaks for users whose address changes (mobile networks, some NATs and
+//     privacy relays) unless the prefix is wide, and does not stop an
+//     attacker behind the same NAT: treat it as an extra signal, not as
+//     authentication.
+//   - WithSigningKeys adds an HMAC to the cookie, so forged cookies are
+//     refused without a store lookup and keys can be rotated.
+//   - Logs and hooks identify sessions by a one-way tag, never by the ID or
+//     its store key.
+package session
