@@ -34,10 +34,10 @@ func (s *Session) commitLocked(w http.ResponseWriter) error {
 // visitor who stores nothing gets no cookie and no record.
 func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	if len(s.set) == 0 && s.user == nil {
-		if s.invalidated && !s.started {
+		if s.expireCookie && !s.started {
 			s.m.cookie.expire(w, s.https())
 		}
-		s.invalidated = false
+		s.expireCookie = false
 		s.resetPendingLocked()
 		return nil
 	}
@@ -75,7 +75,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 	if err != nil {
 		return fmt.Errorf("session: creating: %w", err)
 	}
-	s.id, s.key, s.rec, s.invalidated = id, key, rec, false
+	s.id, s.key, s.rec, s.expireCookie = id, key, rec, false
 	s.resetPendingLocked()
 	if err := s.m.cookie.set(w, s.https(), id, rec.ExpiresAt()); err != nil {
 		return err
