@@ -75,11 +75,7 @@ func (DefaultCodec) Encode(v any) ([]byte, error) {
 		}
 		return out, nil
 	case time.Time:
-		b, err := x.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("session: encoding time: %w", err)
-		}
-		return append([]byte{tagTime}, b...), nil
+		return encodeTime(x), nil
 	}
 	var buf bytes.Buffer
 	buf.WriteByte(tagGob)
@@ -129,11 +125,15 @@ func (DefaultCodec) Decode(data []byte) (any, error) {
 	case tagBytes:
 		return bytes.Clone(body), nil
 	case tagStrings:
-		return decodeStrings(body)
+		ss, err := decodeStrings(body)
+		if err != nil {
+			return nil, err
+		}
+		return ss, nil
 	case tagTime:
-		var t time.Time
-		if err := t.UnmarshalBinary(body); err != nil {
-			return nil, fmt.Errorf("%w: time: %v", ErrBadValue, err)
+		t, err := decodeTime(body)
+		if err != nil {
+			return nil, err
 		}
 		return t, nil
 	case tagGob:
@@ -175,4 +175,40 @@ func decodeStrings(body []byte) ([]string, error) {
 		return nil, fmt.Errorf("%w: []string trailing bytes", ErrBadValue)
 	}
 	return out, nil
+}
+
+// encodeTime writes seconds and nanoseconds since 1970 and, unless t is in
+// UTC, its zone's offset in seconds and name. (time.Time.MarshalBinary
+// loses the seconds of an offset that is negative and not whole minutes.)
+func encodeTime(t time.Time) []byte {
+	out := binary.AppendVarint([]byte{tagTime}, t.Unix())
+	out = binary.AppendUvarint(out, uint64(t.Nanosecond()))
+	if t.Location() == time.UTC {
+		return out
+	}
+	name, offset := t.Zone()
+	out = binary.AppendVarint(out, int64(offset))
+	return append(out, name...)
+}
+
+func decodeTime(body []byte) (time.Time, error) {
+	sec, k := binary.Varint(body)
+	if k <= 0 {
+		return time.Time{}, fmt.Errorf("%w: time seconds", ErrBadValue)
+	}
+	body = body[k:]
+	nsec, k := binary.Uvarint(body)
+	if k <= 0 || nsec >= 1e9 {
+		return time.Time{}, fmt.Errorf("%w: time nanoseconds", ErrBadValue)
+	}
+	body = body[k:]
+	t := time.Unix(sec, int64(nsec)).UTC()
+	if len(body) == 0 {
+		return t, nil
+	}
+	offset, k := binary.Varint(body)
+	if k <= 0 || offset != int64(int32(offset)) {
+		return time.Time{}, fmt.Errorf("%w: time zone offset", ErrBadValue)
+	}
+	return t.In(time.FixedZone(string(body[k:]), int(offset))), nil
 }

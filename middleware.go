@@ -76,7 +76,7 @@ func (m *Manager) adopt(s *Session, id string, hops int) error {
 		m.reject(s, RejectExpired, key)
 		return nil
 	}
-	if !m.bound(rec.ClientIP, s.clientAddr()) {
+	if m.cfg.v4Bits != 0 && !m.bound(rec.ClientIP, s.clientAddr()) {
 		m.reject(s, RejectIPMismatch, key)
 		return nil
 	}
@@ -107,9 +107,6 @@ func (m *Manager) follow(s *Session, oldID, oldKey string, t *Tombstone, hops in
 // bound reports whether a client at addr may use a session created from
 // created, under WithIPBinding.
 func (m *Manager) bound(created, addr netip.Addr) bool {
-	if m.cfg.v4Bits == 0 {
-		return true
-	}
 	if !created.IsValid() || !addr.IsValid() || created.Is4() != addr.Is4() {
 		return created == addr
 	}
