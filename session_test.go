@@ -216,16 +216,28 @@ func TestConcurrentRequestsKeepEachOthersChanges(t *testing.T) {
 	}
 }
 
-// blockingApp lets a test hold a request after its session has loaded.
-type blockingApp struct {
-	loaded, release chan struct{}
-	then            func(*Session)
-}
-
-func (b *blockingApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.loaded <- struct{}{}
-	<-b.release
-	b.then(FromContext(r.Context()))
+// inFlight starts a request with cookie whose handler waits, after its
+// session has loaded, until meanwhile has run; then it calls then on the
+// session and the request completes. It returns the finished response.
+func inFlight(h *harness, cookie string, meanwhile func(), then func(*Session)) *httptest.ResponseRecorder {
+	loaded, release := make(chan struct{}), make(chan struct{})
+	slow := h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(loaded)
+		<-release
+		then(FromContext(r.Context()))
+	}))
+	done := make(chan *httptest.ResponseRecorder)
+	go func() {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: cookie})
+		w := httptest.NewRecorder()
+		slow.ServeHTTP(w, r)
+		done <- w
+	}()
+	<-loaded
+	meanwhile()
+	close(release)
+	return <-done
 }
 
 func TestNoResurrection(t *testing.T) {
@@ -234,21 +246,8 @@ func TestNoResurrection(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			cookie := h.newSession()
-			app := &blockingApp{loaded: make(chan struct{}), release: make(chan struct{}),
-				then: func(s *Session) { s.Set("late", "write") }}
-			slow := h.m.Handler(app)
-			done := make(chan *httptest.ResponseRecorder)
-			go func() {
-				r := httptest.NewRequest(http.MethodGet, "/", nil)
-				r.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: cookie})
-				w := httptest.NewRecorder()
-				slow.ServeHTTP(w, r)
-				done <- w
-			}()
-			<-app.loaded
-			h.do(ender, cookie)
-			close(app.release)
-			w := <-done
+			w := inFlight(h, cookie, func() { h.do(ender, cookie) },
+				func(s *Session) { s.Set("late", "write") })
 			assert.Equal(t, http.StatusOK, w.Code)
 			rec, err := h.mem.Load(context.Background(), storeKey(cookie))
 			if err == nil {
@@ -299,21 +298,9 @@ func TestRenewGracePointsToNewSession(t *testing.T) {
 func TestInFlightWriteFollowsRenewalWithinGrace(t *testing.T) {
 	h := newHarness(t, WithRenewGrace(10*time.Second))
 	cookie := h.newSession()
-	app := &blockingApp{loaded: make(chan struct{}), release: make(chan struct{}),
-		then: func(s *Session) { s.Set("late", "kept") }}
-	slow := h.m.Handler(app)
-	done := make(chan *httptest.ResponseRecorder)
-	go func() {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: cookie})
-		w := httptest.NewRecorder()
-		slow.ServeHTTP(w, r)
-		done <- w
-	}()
-	<-app.loaded
-	newID := setCookie(h.do("/renew", cookie), DefaultCookieName).Value
-	close(app.release)
-	w := <-done
+	var newID string
+	w := inFlight(h, cookie, func() { newID = setCookie(h.do("/renew", cookie), DefaultCookieName).Value },
+		func(s *Session) { s.Set("late", "kept") })
 	assert.Equal(t, "kept", h.body("/get?k=late", newID), "no lost update across a renewal in grace")
 	c := setCookie(w, DefaultCookieName)
 	require.NotNil(t, c)
