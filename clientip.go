@@ -6,21 +6,30 @@ import (
 	"strings"
 )
 
+// proxies describes the reverse proxies in front of the application: the
+// peers that are trusted, and the one header they write. Only that header is
+// read: a proxy passes the other one through as the client wrote it, so a
+// fallback from one to the other would let a client choose its own address.
+type proxies struct {
+	trusted   []netip.Prefix
+	forwarded bool // RFC 7239 Forwarded, instead of X-Forwarded-For and -Proto
+}
+
 // clientAddr returns the address of the client that sent r: RemoteAddr, or,
-// when RemoteAddr is a trusted proxy, the right-most entry of the Forwarded
-// (preferred) or X-Forwarded-For header that is not itself a trusted proxy.
-// Entries to the left of that one were written by the client and prove
-// nothing, so they are never read. Headers from an untrusted peer are
-// ignored. The zero Addr means the address could not be read.
-func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+// when RemoteAddr is a trusted proxy, the right-most entry of the proxies'
+// header that is not itself a trusted proxy. Entries to the left of that one
+// were written by the client and prove nothing, so they are never read.
+// Headers from an untrusted peer are ignored. The zero Addr means the address
+// could not be read.
+func (p proxies) clientAddr(r *http.Request) netip.Addr {
 	peer := parseHostPort(r.RemoteAddr)
-	if !peer.IsValid() || !inAny(peer, trusted) {
+	if !peer.IsValid() || !inAny(peer, p.trusted) {
 		return peer
 	}
-	if fwd := r.Header.Values("Forwarded"); len(fwd) > 0 {
-		return rightmostUntrusted(peer, forwardedFor(fwd), trusted)
+	if p.forwarded {
+		return rightmostUntrusted(peer, forwardedParam(r.Header.Values("Forwarded"), "for"), p.trusted)
 	}
-	return rightmostUntrusted(peer, xForwardedFor(r.Header.Values("X-Forwarded-For")), trusted)
+	return rightmostUntrusted(peer, xForwardedFor(r.Header.Values("X-Forwarded-For")), p.trusted)
 }
 
 // rightmostUntrusted walks hops from the nearest proxy outwards and returns
@@ -41,21 +50,22 @@ func rightmostUntrusted(peer netip.Addr, hops []string, trusted []netip.Prefix) 
 	return addr
 }
 
-// requestIsHTTPS reports whether the client reached us over TLS: directly,
-// or through a trusted proxy that says so in Forwarded proto= or
-// X-Forwarded-Proto.
-func requestIsHTTPS(r *http.Request, trusted []netip.Prefix) bool {
+// isHTTPS reports whether the client reached us over TLS: directly, or
+// through a trusted proxy that says so (the last proto= of Forwarded, or the
+// last X-Forwarded-Proto entry).
+func (p proxies) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if len(trusted) == 0 || !inAny(parseHostPort(r.RemoteAddr), trusted) {
+	if len(p.trusted) == 0 || !inAny(parseHostPort(r.RemoteAddr), p.trusted) {
 		return false
 	}
-	if fwd := r.Header.Values("Forwarded"); len(fwd) > 0 {
-		protos := forwardedParam(fwd, "proto")
-		return len(protos) > 0 && strings.EqualFold(protos[len(protos)-1], "https")
+	var protos []string
+	if p.forwarded {
+		protos = forwardedParam(r.Header.Values("Forwarded"), "proto")
+	} else {
+		protos = xForwardedFor(r.Header.Values("X-Forwarded-Proto"))
 	}
-	protos := xForwardedFor(r.Header.Values("X-Forwarded-Proto"))
 	return len(protos) > 0 && strings.EqualFold(protos[len(protos)-1], "https")
 }
 
@@ -78,6 +88,9 @@ func parseHostPort(s string) netip.Addr {
 		return netip.Addr{}
 	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Addr().Zone() != "" {
+			return netip.Addr{} // a zoned address matches no prefix
+		}
 		return ap.Addr().Unmap()
 	}
 	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
@@ -90,7 +103,8 @@ func parseHostPort(s string) netip.Addr {
 	return a.Unmap()
 }
 
-// xForwardedFor splits comma-separated header lines into entries, in order.
+// xForwardedFor splits comma-separated header lines (X-Forwarded-For or
+// X-Forwarded-Proto) into entries, in order.
 func xForwardedFor(lines []string) []string {
 	var out []string
 	for _, line := range lines {
@@ -99,12 +113,6 @@ func xForwardedFor(lines []string) []string {
 		}
 	}
 	return out
-}
-
-// forwardedFor returns the for= value of each element of Forwarded header
-// lines (RFC 7239), in order; an element without for= gives "".
-func forwardedFor(lines []string) []string {
-	return forwardedParam(lines, "for")
 }
 
 // forwardedParam returns the value of param in each element of Forwarded

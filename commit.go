@@ -23,6 +23,12 @@ func (s *Session) commitLocked(w http.ResponseWriter) error {
 	switch {
 	case s.rec == nil:
 		return s.createLocked(ctx, w, now)
+	case s.renewTo != "" && s.hijacked:
+		// A hijacked connection's response carries no cookie: a new ID
+		// would lock the client out, so the session keeps its ID.
+		s.m.log.WarnContext(ctx, "session: renewal skipped: the connection was hijacked", "tag", tagOf(s.key))
+		s.renewTo, s.rotating = "", false
+		return s.updateLocked(ctx, w, now)
 	case s.renewTo != "":
 		return s.renewStoredLocked(ctx, w, now)
 	default:
@@ -34,15 +40,15 @@ func (s *Session) commitLocked(w http.ResponseWriter) error {
 // visitor who stores nothing gets no cookie and no record.
 func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	if len(s.set) == 0 && s.user == nil {
-		if s.expireCookie && !s.started {
+		if s.expireCookie && s.cookieWritableLocked() {
 			s.m.cookie.expire(w, s.https())
 		}
 		s.expireCookie = false
 		s.resetPendingLocked()
 		return nil
 	}
-	if s.started {
-		s.m.log.WarnContext(ctx, "session: values set after the response started were not saved: a new session's ID can no longer be sent")
+	if !s.cookieWritableLocked() {
+		s.m.log.WarnContext(ctx, "session: values of a new session were not saved: the response could no longer carry its ID")
 		s.resetPendingLocked()
 		return nil
 	}
@@ -85,14 +91,50 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 }
 
 // renewStoredLocked moves the stored session to the ID chosen by Renew,
-// with the pending changes, leaving a tombstone at the old key.
+// with the pending changes, leaving a tombstone at the old key. If another
+// request renewed the session first and its grace period still runs, the
+// changes follow it: a rotation then needs no second renewal, and a
+// handler's Renew or Login renews the new session again.
 func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	d, err := s.encodeLocked()
 	if err != nil {
 		return err
 	}
-	loggingIn := d.User != nil
 	d.LastSeen, d.IdleDeadline, d.IssuedAt = now, now.Add(s.m.cfg.idleTimeout), now
+	oldKey := s.key
+	err = s.moveLocked(ctx, d, now)
+	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
+		if s.rotating {
+			s.renewTo = ""
+			return s.updateLocked(ctx, w, now)
+		}
+		oldKey = s.key
+		err = s.moveLocked(ctx, d, now)
+	}
+	if errors.Is(err, ErrNotFound) {
+		s.lostLocked(ctx)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("session: renewing: %w", err)
+	}
+	s.rec = d.Apply(s.rec)
+	s.resetPendingLocked()
+	if err := s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt()); err != nil {
+		return err
+	}
+	e := s.eventLocked(s.key)
+	e.PreviousTag = tagOf(oldKey)
+	fire(s.m.cfg.hooks.Renewed, ctx, e)
+	if d.User != nil {
+		return s.m.enforceUserLimit(ctx, s.rec.User, s.key)
+	}
+	return nil
+}
+
+// moveLocked renews the stored session from s.id to s.renewTo (or a fresh
+// ID, should that one collide) and makes the new ID the session's.
+func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error {
 	tomb := &Tombstone{GraceUntil: now.Add(s.grace)}
 	// The tombstone outlives the grace period so that a later use of the
 	// old ID is recognised as stale (a hijack signal), not just unknown.
@@ -103,42 +145,27 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	if tombExpires.Before(tomb.GraceUntil) {
 		tombExpires = tomb.GraceUntil
 	}
-	id, key := s.renewTo, ""
+	id := s.renewTo
 	for attempt := 1; ; attempt++ {
+		var err error
 		if s.grace > 0 {
 			if tomb.Successor, err = sealSuccessor(s.id, id); err != nil {
 				return err
 			}
 		}
-		key = storeKey(id)
-		err = s.m.store.Renew(ctx, s.key, key, d, tomb, tombExpires)
+		tomb.Next = storeKey(id)
+		err = s.m.store.Renew(ctx, s.key, tomb.Next, d, tomb, tombExpires)
+		if err == nil {
+			s.id, s.key = id, tomb.Next
+			return nil
+		}
 		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
-			break
+			return err
 		}
 		if id, err = newID(s.m.cfg.idGenerator); err != nil {
 			return err
 		}
 	}
-	if errors.Is(err, ErrNotFound) {
-		s.lostLocked(ctx)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("session: renewing: %w", err)
-	}
-	oldKey := s.key
-	s.rec, s.id, s.key = d.Apply(s.rec), id, key
-	s.resetPendingLocked()
-	if err := s.m.cookie.set(w, s.https(), id, s.rec.ExpiresAt()); err != nil {
-		return err
-	}
-	e := s.eventLocked(key)
-	e.PreviousTag = tagOf(oldKey)
-	fire(s.m.cfg.hooks.Renewed, ctx, e)
-	if loggingIn {
-		return s.m.enforceUserLimit(ctx, s.rec.User, key)
-	}
-	return nil
 }
 
 // updateLocked sends the pending changes as a delta, together with a new
@@ -166,7 +193,7 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	}
 	s.rec = d.Apply(s.rec)
 	s.resetPendingLocked()
-	if s.m.cfg.persistent && !s.started {
+	if s.m.cfg.persistent && s.cookieWritableLocked() {
 		return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
 	}
 	return s.resendLocked(w)
@@ -175,7 +202,7 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 // resendLocked sends the cookie again to a client that used an old ID within
 // its grace period, so that it moves to the new one.
 func (s *Session) resendLocked(w http.ResponseWriter) error {
-	if !s.resendCookie || s.started {
+	if !s.resendCookie || !s.cookieWritableLocked() {
 		return nil
 	}
 	s.resendCookie = false
@@ -210,9 +237,13 @@ func (s *Session) lostLocked(ctx context.Context) {
 	s.resendCookie = false
 }
 
+// cookieWritableLocked reports whether the response can still carry a
+// Set-Cookie: its headers are not out, and the connection was not hijacked.
+func (s *Session) cookieWritableLocked() bool { return !s.started && !s.hijacked }
+
 // https reports whether the request came over TLS (directly or through a
 // trusted proxy), for the cookie's Secure attribute.
-func (s *Session) https() bool { return requestIsHTTPS(s.r, s.m.trusted) }
+func (s *Session) https() bool { return s.m.proxies.isHTTPS(s.r) }
 
 func truncate(s string, n int) string {
 	if len(s) > n {

@@ -20,7 +20,7 @@ type Manager struct {
 	users      UserIndex // nil when the store has none
 	ownedStore *MemoryStore
 	cookie     *cookieCodec
-	trusted    []netip.Prefix
+	proxies    proxies
 	cfg        config
 	log        *slog.Logger
 }
@@ -43,9 +43,10 @@ func New(opts ...Option) (*Manager, error) {
 	if m.cfg.touchInterval == 0 {
 		m.cfg.touchInterval = cfg.idleTimeout / 10
 	}
+	m.proxies.forwarded = cfg.proxyHeader == "Forwarded"
 	for _, p := range cfg.trustedProxies {
 		prefix, _ := parsePrefix(p) // checked by validate
-		m.trusted = append(m.trusted, prefix)
+		m.proxies.trusted = append(m.proxies.trusted, prefix)
 	}
 	m.store = cfg.store
 	if m.store == nil {

@@ -84,6 +84,8 @@ func (m *Manager) adopt(s *Session, id string, hops int) error {
 	if m.cfg.rotation > 0 && now.Sub(rec.IssuedAt) >= m.cfg.rotation {
 		if err := s.renewLocked(max(m.cfg.renewGrace, DefaultRotationGrace)); err != nil {
 			m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(key), "error", err)
+		} else {
+			s.rotating = true
 		}
 	}
 	return nil
@@ -169,8 +171,13 @@ func (w *responseWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// Hijack saves the session, then hands over the connection.
+// Hijack saves the session, then hands over the connection. The response
+// written on a hijacked connection carries no cookie, so a new session is
+// not created and a renewal does not happen.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.s.mu.Lock()
+	w.s.hijacked = !w.s.started
+	w.s.mu.Unlock()
 	if !w.begin() {
 		return nil, nil, errCommitFailed
 	}
@@ -186,16 +193,17 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // handler answers the request instead.
 func (w *responseWriter) begin() bool {
 	s := w.s
-	s.mu.Lock()
-	if s.started {
-		ok := !s.failed
-		s.mu.Unlock()
-		return ok
+	committed, err := s.commitOnce(w.ResponseWriter)
+	if !committed {
+		return err == nil
 	}
-	err := s.commitLocked(w.ResponseWriter)
-	s.started, s.failed = true, err != nil
-	s.mu.Unlock()
 	if err != nil {
+		// The error handler answers instead of the application: none of the
+		// application's headers (a Location, a Content-Encoding, a caching
+		// directive) may describe the error response.
+		h := w.ResponseWriter.Header()
+		clear(h)
+		h.Set("Vary", "Cookie")
 		s.m.cfg.errorHandler(w.ResponseWriter, s.r, err)
 		return false
 	}

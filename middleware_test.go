@@ -138,6 +138,7 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		"IPv6 bits zero":            {WithIPBinding(24, 0)},
 		"bad proxy":                 {WithTrustedProxies("10.0.0.0/33")},
 		"bad proxy text":            {WithTrustedProxies("proxy.local")},
+		"unknown proxy header":      {WithProxyHeader("X-Real-IP")},
 		"negative grace":            {WithRenewGrace(-time.Second)},
 		"negative per-user limit":   {WithMaxSessionsPerUser(-1)},
 		"nil generator":             {WithIDGenerator(nil)},
@@ -277,21 +278,38 @@ func TestResponseControllerAndStreaming(t *testing.T) {
 	close(flushed)
 }
 
-func TestHijackCommitsFirst(t *testing.T) {
-	h := newHarness(t)
+func TestHijackSavesChangesButIssuesNoID(t *testing.T) {
+	h := newHarness(t, WithRotation(time.Hour), WithIdleTimeout(2*time.Hour))
+	cookie := h.newSession()
+	h.clock.Advance(2 * time.Hour / 3)
+	h.do("/noop", cookie) // touch
+	h.clock.Advance(time.Hour / 2)
 	srv := httptest.NewServer(h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		FromContext(r.Context()).Set("k", "hijacked")
+		s := FromContext(r.Context())
+		if !s.IsNew() {
+			s.Set("k", "hijacked")
+		} else {
+			s.Set("k", "new")
+		}
 		conn, buf, err := http.NewResponseController(w).Hijack()
 		require.NoError(t, err)
 		defer conn.Close()
-		fmt.Fprint(buf, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		fmt.Fprint(buf, "HTTP/1.1 101 Switching Protocols\r\nConnection: close\r\n\r\n")
 		buf.Flush()
 	})))
 	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, 1, h.mem.Len(), "the session was saved before the connection was handed over")
+	for _, c := range []*http.Cookie{{Name: DefaultCookieName, Value: cookie}, nil} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	assert.Equal(t, 1, h.mem.Len(), "no new session whose ID cannot be sent, no rotation tombstone")
+	assert.Equal(t, "hijacked", h.body("/get?k=k", cookie),
+		"changes were saved before the hand-over, and the due rotation did not retire the ID the client still holds")
 }
 
 func TestInformationalHeadersDoNotCommit(t *testing.T) {

@@ -52,6 +52,7 @@ type config struct {
 	touchInterval    time.Duration // 0: a tenth of idleTimeout
 	v4Bits, v6Bits   int           // 0: no IP binding
 	trustedProxies   []string
+	proxyHeader      string
 	signingKeys      [][]byte
 	signingSet       bool // WithSigningKeys was given, even with no keys
 	idGenerator      IDGenerator
@@ -70,6 +71,7 @@ func defaultConfig() config {
 	return config{
 		cookieName:      DefaultCookieName,
 		cookiePath:      "/",
+		proxyHeader:     "X-Forwarded-For",
 		sameSite:        http.SameSiteLaxMode,
 		idleTimeout:     DefaultIdleTimeout,
 		absoluteTimeout: DefaultAbsoluteTimeout,
@@ -141,10 +143,20 @@ func WithIPBinding(v4PrefixBits, v6PrefixBits int) Option {
 }
 
 // WithTrustedProxies lists the addresses or CIDR prefixes of reverse proxies
-// whose Forwarded, X-Forwarded-For and X-Forwarded-Proto headers are believed
-// (default none: those headers are ignored).
+// whose forwarding header (see WithProxyHeader) is believed, for the client's
+// address and for whether it used https. Default none: such headers are
+// ignored, and the client is RemoteAddr.
 func WithTrustedProxies(cidrs ...string) Option {
 	return func(c *config) { c.trustedProxies = append(c.trustedProxies, cidrs...) }
+}
+
+// WithProxyHeader names the header the trusted proxies write: either
+// "X-Forwarded-For" (the default, with X-Forwarded-Proto for the scheme) or
+// "Forwarded" (RFC 7239, for= and proto=). Only that header is read. The
+// proxies must append to it (or overwrite it), never pass a client's copy
+// through alone.
+func WithProxyHeader(name string) Option {
+	return func(c *config) { c.proxyHeader = http.CanonicalHeaderKey(name) }
 }
 
 // WithSigningKeys makes the cookie carry the ID signed with HMAC-SHA256.
@@ -222,6 +234,9 @@ func (c *config) validate() error {
 	}
 	if c.ipBindingChanged && (c.v4Bits < 1 || c.v4Bits > 32 || c.v6Bits < 1 || c.v6Bits > 128) {
 		add("IP binding prefixes must be 1–32 (IPv4) and 1–128 (IPv6) bits, got %d and %d", c.v4Bits, c.v6Bits)
+	}
+	if c.proxyHeader != "X-Forwarded-For" && c.proxyHeader != "Forwarded" {
+		add("proxy header %q must be X-Forwarded-For or Forwarded", c.proxyHeader)
 	}
 	for _, p := range c.trustedProxies {
 		if _, err := parsePrefix(p); err != nil {

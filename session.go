@@ -37,16 +37,18 @@ type Session struct {
 	isNew   bool    // the request came without a live session
 
 	// Pending changes, sent to the store at the next commit.
-	set     map[string]any
-	deleted map[string]struct{}
-	cleared bool
-	user    *string
-	renewTo string        // new ID chosen by Renew, issued at commit
-	grace   time.Duration // grace of the pending renewal
+	set      map[string]any
+	deleted  map[string]struct{}
+	cleared  bool
+	user     *string
+	renewTo  string        // new ID chosen by Renew, issued at commit
+	grace    time.Duration // grace of the pending renewal
+	rotating bool          // the pending renewal is WithRotation's, not the handler's
 
 	expireCookie bool // the cookie names no session (ended or dead): remove it unless replaced
 	resendCookie bool // the client used an old ID within its grace period
 	started      bool // the response's headers are out
+	hijacked     bool // the handler took over the connection
 	failed       bool // saving failed and the error handler answered
 
 	clientIP      netip.Addr
@@ -238,25 +240,28 @@ func (s *Session) renewLocked(grace time.Duration) error {
 }
 
 // Login renews the session's ID and records user as its user: the defence
-// against session fixation. A new session is created with user even if it
-// holds no values.
+// against session fixation. It ignores WithRenewGrace: an ID from before the
+// login never leads to the logged-in session, or whoever planted it would be
+// logged in too. A new session is created with user even if it holds no
+// values.
 func (s *Session) Login(user string) error {
 	if user == "" {
 		return ErrEmptyUser
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.renewLocked(s.m.cfg.renewGrace); err != nil {
+	if err := s.renewLocked(0); err != nil {
 		return err
 	}
 	s.user = &user
 	return nil
 }
 
-// Invalidate ends the session now: it is deleted from the store, and the
-// response carries a cookie that removes it. Later requests with its ID get
-// a fresh, empty session. Values set after Invalidate start a new session
-// with a new ID.
+// Invalidate ends the session now: it is deleted from the store (wherever a
+// concurrent renewal moved it), and a response that has not started yet
+// carries a cookie that removes it. Later requests with its ID get a fresh,
+// empty session. Values set after Invalidate start a new session with a new
+// ID.
 func (s *Session) Invalidate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,13 +269,32 @@ func (s *Session) Invalidate() error {
 		if err := s.m.store.Delete(s.r.Context(), s.key); err != nil {
 			return err
 		}
-		fire(s.m.cfg.hooks.Invalidated, s.r.Context(), s.eventLocked(s.key))
+		e := s.eventLocked(s.key)
+		e.User = s.rec.User // not a pending Login's user, which was never stored
+		fire(s.m.cfg.hooks.Invalidated, s.r.Context(), e)
 		s.expireCookie = true
 	}
 	s.rec, s.id, s.key, s.renewTo = nil, "", "", ""
 	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil
 	s.resendCookie = false
 	return nil
+}
+
+// commitOnce saves the session if the response has not started yet; it
+// reports whether it did, and the error of the first save (which, when the
+// save happened earlier, means the error handler answered already).
+func (s *Session) commitOnce(w http.ResponseWriter) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		if s.failed {
+			return false, errCommitFailed
+		}
+		return false, nil
+	}
+	err := s.commitLocked(w)
+	s.started, s.failed = true, err != nil
+	return true, err
 }
 
 // eventLocked describes the session stored at key for a hook.
@@ -285,7 +309,7 @@ func (s *Session) eventLocked(key string) Event {
 // clientAddr returns the request's client address, worked out once.
 func (s *Session) clientAddr() netip.Addr {
 	if !s.clientIPKnown {
-		s.clientIP, s.clientIPKnown = clientAddr(s.r, s.m.trusted), true
+		s.clientIP, s.clientIPKnown = s.m.proxies.clientAddr(s.r), true
 	}
 	return s.clientIP
 }
@@ -293,7 +317,7 @@ func (s *Session) clientAddr() netip.Addr {
 // resetPendingLocked forgets the changes that were just written.
 func (s *Session) resetPendingLocked() {
 	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil
-	s.renewTo, s.grace = "", 0
+	s.renewTo, s.grace, s.rotating = "", 0, false
 }
 
 // encodeLocked turns the pending value changes into a Delta.

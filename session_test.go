@@ -497,6 +497,25 @@ func TestIPBindingThroughTrustedProxy(t *testing.T) {
 		r.Header.Set("X-Forwarded-For", "192.0.2.10")
 	}
 	assert.Empty(t, h.body("/get?k=k", cookie, spoof), "headers from an untrusted peer are ignored")
+	otherHeader := func(r *http.Request) {
+		via("192.0.2.66")(r)
+		r.Header.Set("Forwarded", "for=192.0.2.10") // passed through from the client
+	}
+	assert.Empty(t, h.body("/get?k=k", cookie, otherHeader), "only the configured header is read")
+}
+
+func TestIPBindingWithForwardedHeader(t *testing.T) {
+	h := newHarness(t, WithIPBinding(32, 128), WithTrustedProxies("10.0.0.0/8"), WithProxyHeader("forwarded"))
+	via := func(forwarded, xff string) func(*http.Request) {
+		return func(r *http.Request) {
+			r.RemoteAddr = "10.1.2.3:5555"
+			r.Header.Set("Forwarded", forwarded)
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+	}
+	cookie := h.newSession(via(`for="[2001:db8::7]:1234";proto=https`, ""))
+	assert.Equal(t, "v", h.body("/get?k=k", cookie, via(`for="[2001:db8::7]"`, "")))
+	assert.Empty(t, h.body("/get?k=k", cookie, via("for=192.0.2.1", "2001:db8::7")))
 }
 
 var errStoreDown = errors.New("store down")
@@ -681,4 +700,62 @@ func TestHandleAfterLoginInSameRequest(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
 	assert.Equal(t, infos[0].Handle, handle)
+}
+
+func TestLoginIgnoresRenewGrace(t *testing.T) {
+	h := newHarness(t, WithRenewGrace(30*time.Second))
+	planted := h.newSession() // the attacker's ID, fixed in the victim's browser
+	victim := setCookie(h.do("/login?user=alice", planted), DefaultCookieName)
+	require.NotNil(t, victim)
+	h.clock.Advance(time.Second)
+	w := h.do("/user", planted)
+	assert.Empty(t, w.Body.String(), "the planted ID must not lead to the logged-in session")
+	assert.Nil(t, setCookie(w, DefaultCookieName), "nor be sent the victim's new ID")
+	assert.Equal(t, "alice", h.body("/user", victim.Value))
+}
+
+func TestInvalidateFollowsConcurrentRenewal(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	var renewed string
+	inFlight(h, cookie, func() { renewed = setCookie(h.do("/login?user=alice", cookie), DefaultCookieName).Value },
+		func(s *Session) { require.NoError(t, s.Invalidate()) })
+	assert.Empty(t, h.body("/user", renewed), "logging out ends the session wherever a renewal moved it")
+	infos, err := h.m.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.Empty(t, infos)
+}
+
+func TestConcurrentRotationsKeepBothChanges(t *testing.T) {
+	h := newHarness(t, WithRotation(time.Hour), WithIdleTimeout(2*time.Hour))
+	cookie := h.newSession()
+	h.clock.Advance(time.Hour)
+	var other string
+	w := inFlight(h, cookie, func() { other = setCookie(h.do("/set?k=b&v=2", cookie), DefaultCookieName).Value },
+		func(s *Session) { s.Set("a", "1") })
+	require.NotEmpty(t, other, "the first request rotated the ID")
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c, "the second request is sent the rotated ID")
+	assert.Equal(t, other, c.Value, "one rotation, not two")
+	assert.Equal(t, "1", h.body("/get?k=a", other))
+	assert.Equal(t, "2", h.body("/get?k=b", other))
+}
+
+func TestErrorResponseDropsApplicationHeaders(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	h.store.failWrite = errStoreDown
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("k", "x")
+		w.Header().Set("Location", "/done")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.WriteHeader(http.StatusSeeOther)
+	}))
+	w := h.do("/", cookie)
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.Empty(t, w.Header().Get("Location"))
+	assert.Empty(t, w.Header().Get("Content-Encoding"))
+	assert.Empty(t, w.Header().Get("Cache-Control"), "an error must not be cached as public")
+	assert.Equal(t, "Cookie", w.Header().Get("Vary"))
 }

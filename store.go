@@ -62,6 +62,9 @@ type Tombstone struct {
 	// so that only a holder of the old ID can read it; nil when the renewal
 	// had no grace period. The store never holds a raw ID in clear.
 	Successor []byte
+	// Next is the new key (the hash of the new ID, like every key), so that
+	// Delete can follow a renewal that raced with it.
+	Next string
 	// GraceUntil is the end of the grace period during which the old ID
 	// still leads to the new session.
 	GraceUntil time.Time
@@ -149,7 +152,10 @@ type Store interface {
 	// ErrNotFound if there is none (or only a tombstone). Update never
 	// creates a record: that is what keeps an invalidated session dead.
 	Update(ctx context.Context, key string, d Delta) error
-	// Delete removes the record at key, if any. It is idempotent.
+	// Delete removes the record at key, if any. When that record is a
+	// tombstone, it also deletes what Tombstone.Next leads to, and so on
+	// along the chain: ending a session must not miss a renewal that moved
+	// it meanwhile. It is idempotent.
 	Delete(ctx context.Context, key string) error
 	// Renew atomically moves the record at oldKey to newKey, applying d on
 	// the way. At oldKey it leaves nothing when tomb is nil, otherwise a
@@ -166,8 +172,8 @@ type Store interface {
 type UserIndex interface {
 	// UserSessions returns the live records of user (never tombstones).
 	UserSessions(ctx context.Context, user string) ([]KeyedRecord, error)
-	// DeleteUser removes every record of user and returns how many it
-	// removed.
+	// DeleteUser removes every record of user, following renewals as
+	// Delete does, and returns how many live sessions it removed.
 	DeleteUser(ctx context.Context, user string) (int, error)
 }
 

@@ -248,18 +248,41 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 	return nil
 }
 
-// Delete removes the record at key, if any.
+// maxChain bounds how many renewals Delete follows from one key.
+const maxChain = 8
+
+// Delete removes the record at key, and the records its renewals lead to.
 func (s *MemoryStore) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sh := s.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e := sh.entries[key]; e != nil {
-		s.removeLocked(sh, e)
-	}
+	s.deleteChain(key)
 	return nil
+}
+
+// deleteChain removes the record at key and, while it finds tombstones,
+// the records they lead to; it returns how many live sessions it removed.
+// Each step holds one shard lock, and reading a tombstone and removing it
+// happen under that lock, so a renewal racing with the deletion is either
+// refused (its record is gone) or followed (its tombstone is read).
+func (s *MemoryStore) deleteChain(key string) int {
+	live := 0
+	for i := 0; i < maxChain && key != ""; i++ {
+		sh := s.shard(key)
+		sh.mu.Lock()
+		e := sh.entries[key]
+		key = ""
+		if e != nil {
+			if t := e.rec.Tombstone; t != nil {
+				key = t.Next
+			} else if e.expires.After(s.clock()) {
+				live++
+			}
+			s.removeLocked(sh, e)
+		}
+		sh.mu.Unlock()
+	}
+	return live
 }
 
 // Renew moves the live record at oldKey to newKey, applying d, and leaves
@@ -322,18 +345,11 @@ func (s *MemoryStore) DeleteUser(ctx context.Context, user string) (int, error) 
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	now := s.clock()
 	n := 0
 	for _, key := range s.userKeys(user) {
-		sh := s.shard(key)
-		sh.mu.Lock()
-		if e := sh.entries[key]; e != nil && e.rec.User == user {
-			if e.expires.After(now) {
-				n++
-			}
-			s.removeLocked(sh, e)
-		}
-		sh.mu.Unlock()
+		// A key listed for user holds the user's session, or a tombstone
+		// if it was renewed since: deleting the chain ends it either way.
+		n += s.deleteChain(key)
 	}
 	return n, nil
 }
