@@ -28,7 +28,10 @@ var ErrBadValue = errors.New("session: malformed encoded value")
 // DefaultCodec is the Codec used unless WithCodec says otherwise. It encodes
 // string, int, int64, uint64, bool, float64, []byte, []string and time.Time
 // in a compact tagged form without reflection, and any other type with
-// encoding/gob, so those types must be registered with gob.Register.
+// encoding/gob, so those types must be registered with gob.Register. A
+// time.Time comes back at the same instant with the same zone name and
+// offset, as a fixed zone (UTC stays UTC): rules such as daylight saving
+// time are not kept.
 //
 // Its zero value is ready to use and safe for concurrent use.
 type DefaultCodec struct{}

@@ -59,7 +59,9 @@ type Event struct {
 // Hooks are optional callbacks on session life events; a nil func is not
 // called. Hooks run synchronously in the request's goroutine (or in the
 // caller's, for Manager methods), so they should be quick; they receive the
-// request's context. The zero value calls nothing.
+// request's context as it was before the middleware. A hook must not call
+// methods of the request's Session, which may be locked while it runs. The
+// zero value calls nothing.
 type Hooks struct {
 	// Created: a new session was written to the store.
 	Created func(context.Context, Event)

@@ -59,9 +59,10 @@ type memEntry struct {
 type MemoryOption func(*MemoryStore)
 
 // WithMaxSessions bounds the number of records (sessions and tombstones) a
-// MemoryStore holds. When it is full, creating a record first evicts the one
-// closest to expiry, which is never an active session while an idle one
-// remains. The default, 0, means no bound.
+// MemoryStore holds. When a write takes it past the bound, the records
+// closest to expiry are evicted (never the one just written): sessions idle
+// the longest, or nearest their absolute deadline, go first, and recently
+// active ones last. The default, 0, means no bound.
 func WithMaxSessions(n int) MemoryOption {
 	return func(s *MemoryStore) { s.max = n }
 }
