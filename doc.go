@@ -62,10 +62,12 @@
 //     Domain, and New rejects options that contradict that.
 //   - Idle (default 30 minutes) and absolute (default 12 hours) timeouts are
 //     enforced by the Manager with its own clock, whatever the store does.
-//   - Call Session.Login (or Renew) whenever privilege changes; with
-//     WithRenewGrace the old ID keeps leading to the new session for a short
-//     while, and after that its use is reported as RejectStaleID, a hijack
-//     signal.
+//   - Call Session.Login (or Renew) whenever privilege changes. After Login
+//     the old ID is dead at once; after Renew or WithRotation it may keep
+//     leading to the new session for a short grace period (WithRenewGrace).
+//     A later use of an old ID is reported as RejectStaleID, a hijack signal.
+//   - Behind reverse proxies, list them with WithTrustedProxies and name the
+//     one header they write with WithProxyHeader; no other header is read.
 //   - WithIPBinding ties a session to its creator's network prefix. It
 //     breaks for users whose address changes (mobile networks, some NATs and
 //     privacy relays) unless the prefix is wide, and does not stop an
