@@ -162,7 +162,11 @@ func unquote(s string) string {
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
 		return s
 	}
-	s = s[1 : len(s)-1]
+	return unescape(s[1 : len(s)-1])
+}
+
+// unescape undoes quoted-pair escapes (\x becomes x).
+func unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

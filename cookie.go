@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -79,6 +80,9 @@ func (cc *cookieCodec) decode(value string) (string, RejectReason) {
 		}
 		return value, 0
 	}
+	if !signedShape(value) {
+		return "", RejectMalformedCookie
+	}
 	var raw []byte
 	if err := securecookie.DecodeMulti(cc.name, value, &raw, cc.signers...); err != nil {
 		if isMACError(err) {
@@ -90,6 +94,14 @@ func (cc *cookieCodec) decode(value string) (string, RejectReason) {
 		return "", RejectMalformedCookie
 	}
 	return string(raw), 0
+}
+
+// signedShape reports whether value could be securecookie's output (non-empty
+// base64url), so that a bad signature is only reported for a cookie that
+// could carry one: an empty or garbled value is malformed.
+func signedShape(value string) bool {
+	n, err := base64.URLEncoding.Decode(make([]byte, base64.URLEncoding.DecodedLen(len(value))), []byte(value))
+	return err == nil && n > 0
 }
 
 // isMACError reports whether securecookie refused a value for its

@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testClock is a clock that moves only when told to.
+// testClock is a clock that moves only when told to. It is safe for
+// concurrent use, since background sweepers read it too.
 type testClock struct {
 	mu  sync.Mutex
 	now time.Time
