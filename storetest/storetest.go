@@ -443,7 +443,7 @@ func testBinarySafe(t *testing.T, s session.Store) {
 		all[i] = byte(i)
 	}
 	rec := record("user with spaces, üñïçødé and {braces}:colons")
-	rec.UserAgent = "agent\x00with\x01controls \"quotes\" é"
+	rec.UserAgent = "agent\twith \"quotes\", ; and é"
 	rec.Values = map[string][]byte{
 		"\x00nul\x00key":     all,
 		"{hash}:tag":         []byte("{x}"),
