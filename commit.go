@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxIDAttempts bounds the retries after an ID collision (ErrExists), which
@@ -65,7 +67,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		IdleDeadline:     now.Add(s.m.cfg.idleTimeout),
 		AbsoluteDeadline: now.Add(s.m.cfg.absoluteTimeout),
 		ClientIP:         s.clientAddr(),
-		UserAgent:        truncate(s.r.UserAgent(), maxUserAgent),
+		UserAgent:        cleanUserAgent(s.r.UserAgent()),
 	}
 	var id, key string
 	for attempt := 1; ; attempt++ {
@@ -245,9 +247,17 @@ func (s *Session) cookieWritableLocked() bool { return !s.started && !s.hijacked
 // trusted proxy), for the cookie's Secure attribute.
 func (s *Session) https() bool { return s.m.proxies.isHTTPS(s.r) }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+// cleanUserAgent makes a client's User-Agent fit to keep and to show: valid
+// UTF-8 (stores may keep it as text) and at most maxUserAgent bytes, cut at a
+// character boundary.
+func cleanUserAgent(ua string) string {
+	ua = strings.ToValidUTF8(ua, "\uFFFD")
+	if len(ua) <= maxUserAgent {
+		return ua
 	}
-	return s
+	cut := maxUserAgent
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
 }

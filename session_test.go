@@ -759,3 +759,20 @@ func TestErrorResponseDropsApplicationHeaders(t *testing.T) {
 	assert.Empty(t, w.Header().Get("Cache-Control"), "an error must not be cached as public")
 	assert.Equal(t, "Cookie", w.Header().Get("Vary"))
 }
+
+func TestUserAgentIsKeptAsValidUTF8(t *testing.T) {
+	cases := map[string]struct{ ua, want string }{
+		"plain":             {"Mozilla/5.0", "Mozilla/5.0"},
+		"invalid bytes":     {"bad\xff\xfeagent", "bad\uFFFDagent"},
+		"cut at a boundary": {strings.Repeat("a", maxUserAgent-1) + "é and more", strings.Repeat("a", maxUserAgent-1)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			cookie := h.newSession(func(r *http.Request) { r.Header.Set("User-Agent", tc.ua) })
+			rec, err := h.mem.Load(context.Background(), storeKey(cookie))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, rec.UserAgent)
+		})
+	}
+}
