@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors of Session methods.
@@ -15,8 +16,9 @@ var (
 	// ErrResponseStarted: the response's headers are out, so a new ID
 	// could no longer reach the client.
 	ErrResponseStarted = errors.New("session: response already started; the new ID could not be sent")
-	// ErrEmptyUser: Login was called with an empty user.
-	ErrEmptyUser = errors.New("session: Login needs a non-empty user")
+	// ErrInvalidUser: Login was called with an empty user, or one that is
+	// not valid UTF-8 (which stores may keep as text).
+	ErrInvalidUser = errors.New("session: Login needs a non-empty, valid UTF-8 user")
 )
 
 // Session is one request's view of its session: the values it read, the
@@ -245,8 +247,8 @@ func (s *Session) renewLocked(grace time.Duration) error {
 // logged in too. A new session is created with user even if it holds no
 // values.
 func (s *Session) Login(user string) error {
-	if user == "" {
-		return ErrEmptyUser
+	if user == "" || !utf8.ValidString(user) {
+		return ErrInvalidUser
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

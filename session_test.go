@@ -323,14 +323,19 @@ func TestLoginRenewsAndRecordsUser(t *testing.T) {
 	assert.Equal(t, "bob", h.body("/user", fresh.Value))
 }
 
-func TestLoginRejectsEmptyUser(t *testing.T) {
-	h := newHarness(t)
-	var err error
-	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err = FromContext(r.Context()).Login("")
-	}))
-	h.do("/", "")
-	assert.ErrorIs(t, err, ErrEmptyUser)
+func TestLoginRejectsInvalidUser(t *testing.T) {
+	for name, user := range map[string]string{"empty": "", "invalid UTF-8": "al\xffice"} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			var err error
+			h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				err = FromContext(r.Context()).Login(user)
+			}))
+			w := h.do("/", "")
+			assert.ErrorIs(t, err, ErrInvalidUser)
+			assert.Nil(t, setCookie(w, DefaultCookieName), "no session for a refused login")
+		})
+	}
 }
 
 func TestInvalidate(t *testing.T) {
