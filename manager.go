@@ -238,39 +238,3 @@ func (m *Manager) enforceUserLimit(ctx context.Context, user, keep string) error
 	}
 	return nil
 }
-
-// sessionKey is the context key under which the middleware stores sessions.
-type sessionKey struct{}
-
-// sessionNode links the sessions of nested managers in one context value.
-type sessionNode struct {
-	s     *Session
-	outer *sessionNode
-}
-
-func withSession(ctx context.Context, s *Session) context.Context {
-	outer, _ := ctx.Value(sessionKey{}).(*sessionNode)
-	return context.WithValue(ctx, sessionKey{}, &sessionNode{s: s, outer: outer})
-}
-
-// FromContext returns the request's session, from the innermost Manager's
-// middleware, or nil outside any middleware. With several managers, use
-// Manager.FromContext.
-func FromContext(ctx context.Context) *Session {
-	if n, _ := ctx.Value(sessionKey{}).(*sessionNode); n != nil {
-		return n.s
-	}
-	return nil
-}
-
-// FromContext returns the request's session of this manager, or nil outside
-// its middleware.
-func (m *Manager) FromContext(ctx context.Context) *Session {
-	n, _ := ctx.Value(sessionKey{}).(*sessionNode)
-	for ; n != nil; n = n.outer {
-		if n.s.m == m {
-			return n.s
-		}
-	}
-	return nil
-}

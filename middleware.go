@@ -24,30 +24,32 @@ var errCommitFailed = errors.New("session: not written: the session could not be
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Cookie")
-		s, err := m.load(r)
-		if err != nil {
+		st := &requestState{}
+		s := &st.session
+		s.m, s.r, s.isNew = m, r, true
+		if err := m.load(s); err != nil {
 			m.cfg.errorHandler(w, r, err)
 			return
 		}
-		rw := &responseWriter{ResponseWriter: w, s: s}
-		next.ServeHTTP(rw, r.WithContext(withSession(r.Context(), s)))
-		rw.finish()
+		st.writer = responseWriter{ResponseWriter: w, s: s}
+		next.ServeHTTP(&st.writer, r.WithContext(st.attach(r.Context())))
+		st.writer.finish()
 	})
 }
 
-// load returns the session the request's cookie names, or a new one when it
-// names none that may be adopted. Only a store failure is an error.
-func (m *Manager) load(r *http.Request) (*Session, error) {
-	s := &Session{m: m, r: r, isNew: true}
-	id, reason := m.cookie.read(r)
+// load makes s the session the request's cookie names, or leaves it new
+// when the cookie names none that may be adopted. Only a store failure is an
+// error.
+func (m *Manager) load(s *Session) error {
+	id, reason := m.cookie.read(s.r)
 	if reason != 0 {
 		m.reject(s, reason, "")
-		return s, nil
+		return nil
 	}
 	if id == "" {
-		return s, nil
+		return nil
 	}
-	return s, m.adopt(s, id, 0)
+	return m.adopt(s, id, 0)
 }
 
 // adopt makes the session stored for id the request's session, if it is
