@@ -98,8 +98,18 @@ func newID(gen IDGenerator) (string, error) {
 // ID, base64url-encoded. The store never sees a raw ID, so a copy of the
 // store gives nothing that works as a cookie.
 func storeKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	// The fixed-size buffers keep the hashing and encoding off the heap:
+	// the key string is the only allocation.
+	var in [maxIDLen]byte
+	var sum [sha256.Size]byte
+	if len(id) <= len(in) {
+		sum = sha256.Sum256(in[:copy(in[:], id)])
+	} else {
+		sum = sha256.Sum256([]byte(id))
+	}
+	var out [43]byte // base64 of 32 bytes, without padding
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // tagOf is a short, one-way fingerprint of a store key, for logs and hooks:
