@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -17,8 +18,8 @@ var (
 	// could no longer reach the client.
 	ErrResponseStarted = errors.New("session: response already started; the new ID could not be sent")
 	// ErrInvalidUser: Login was called with an empty user, or one that is
-	// not valid UTF-8 (which stores may keep as text).
-	ErrInvalidUser = errors.New("session: Login needs a non-empty, valid UTF-8 user")
+	// not valid UTF-8 or holds a NUL byte (stores may keep users as text).
+	ErrInvalidUser = errors.New("session: Login needs a non-empty, valid UTF-8 user without NUL")
 )
 
 // Session is one request's view of its session: the values it read, the
@@ -247,7 +248,7 @@ func (s *Session) renewLocked(grace time.Duration) error {
 // logged in too. A new session is created with user even if it holds no
 // values.
 func (s *Session) Login(user string) error {
-	if user == "" || !utf8.ValidString(user) {
+	if user == "" || !utf8.ValidString(user) || strings.IndexByte(user, 0) >= 0 {
 		return ErrInvalidUser
 	}
 	s.mu.Lock()

@@ -324,7 +324,7 @@ func TestLoginRenewsAndRecordsUser(t *testing.T) {
 }
 
 func TestLoginRejectsInvalidUser(t *testing.T) {
-	for name, user := range map[string]string{"empty": "", "invalid UTF-8": "al\xffice"} {
+	for name, user := range map[string]string{"empty": "", "invalid UTF-8": "al\xffice", "NUL": "al\x00ice"} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			var err error

@@ -28,7 +28,9 @@ type Record struct {
 	// Values maps each key to its value as encoded by the manager's Codec.
 	// Stores treat values as opaque bytes.
 	Values map[string][]byte
-	// User is the logged-in user, "" for an anonymous session.
+	// User is the logged-in user, "" for an anonymous session. It is valid
+	// UTF-8 without NUL bytes (Login refuses others), so stores may keep it
+	// as text.
 	User string
 	// CreatedAt is when the session was created; LastSeen is when its idle
 	// deadline was last pushed forward; IssuedAt is when its current ID was
@@ -40,7 +42,8 @@ type Record struct {
 	// ClientIP is the client's address when the session was created, for IP
 	// binding and for listing a user's sessions. It may be the zero Addr.
 	ClientIP netip.Addr
-	// UserAgent is the client's User-Agent header at creation.
+	// UserAgent is the client's User-Agent header at creation, made valid
+	// UTF-8 and cut to at most 512 bytes. It may hold other control bytes.
 	UserAgent string
 	// Tombstone is set on the record Renew leaves at an old key; such a
 	// record has no values and is never listed in a user index.
@@ -150,7 +153,8 @@ type Store interface {
 	Create(ctx context.Context, key string, rec *Record) error
 	// Update applies d to the record at key atomically, or fails with
 	// ErrNotFound if there is none (or only a tombstone). Update never
-	// creates a record: that is what keeps an invalidated session dead.
+	// creates a record: that is what keeps an invalidated session dead. The
+	// manager never sends an empty Delta.
 	Update(ctx context.Context, key string, d Delta) error
 	// Delete removes the record at key, if any. When that record is a
 	// tombstone, it also deletes what Tombstone.Next leads to, and so on
