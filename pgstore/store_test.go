@@ -1,0 +1,150 @@
+package pgstore
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionid/session"
+	"github.com/sessionid/session/storetest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestConformance runs the Store contract's suite in each of pgx's query
+// execution modes: the default caches prepared statements, and the others
+// are what a connection pooler such as PgBouncer may need.
+func TestConformance(t *testing.T) {
+	testURL(t)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		t.Run(mode.String(), func(t *testing.T) {
+			pool := testPool(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.DefaultQueryExecMode = mode })
+			storetest.Run(t, func(t *testing.T) session.Store { return newTestStore(t, pool) })
+		})
+	}
+}
+
+func TestParseTable(t *testing.T) {
+	tests := []struct {
+		name, table          string
+		sessions, values     string
+		userIndex, expiresIx string
+		wantErr              bool
+	}{
+		{name: "default", table: "sessions", sessions: `"sessions"`, values: `"sessions_values"`,
+			userIndex: `"sessions_user_idx"`, expiresIx: `"sessions_expires_idx"`},
+		{name: "schema-qualified", table: "app.Web_Sessions2", sessions: `"app"."Web_Sessions2"`,
+			values: `"app"."Web_Sessions2_values"`, userIndex: `"Web_Sessions2_user_idx"`, expiresIx: `"Web_Sessions2_expires_idx"`},
+		{name: "underscore first", table: "_s", sessions: `"_s"`, values: `"_s_values"`,
+			userIndex: `"_s_user_idx"`, expiresIx: `"_s_expires_idx"`},
+		{name: "longest", table: "s23456789012345678901234567890123456789012345678901",
+			sessions:  `"s23456789012345678901234567890123456789012345678901"`,
+			values:    `"s23456789012345678901234567890123456789012345678901_values"`,
+			userIndex: `"s23456789012345678901234567890123456789012345678901_user_idx"`,
+			expiresIx: `"s23456789012345678901234567890123456789012345678901_expires_idx"`},
+		{name: "too long", table: "s234567890123456789012345678901234567890123456789012", wantErr: true},
+		{name: "schema too long", table: "s234567890123456789012345678901234567890123456789012345678901234.s", wantErr: true},
+		{name: "empty", table: "", wantErr: true},
+		{name: "empty schema", table: ".sessions", wantErr: true},
+		{name: "empty table", table: "app.", wantErr: true},
+		{name: "three parts", table: "db.app.sessions", wantErr: true},
+		{name: "digit first", table: "1sessions", wantErr: true},
+		{name: "quote", table: `sessions"; DROP TABLE users; --`, wantErr: true},
+		{name: "space", table: "my sessions", wantErr: true},
+		{name: "hyphen", table: "my-sessions", wantErr: true},
+		{name: "NUL", table: "sessions\x00", wantErr: true},
+		{name: "non-ASCII", table: "séssions", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseTable(tc.table)
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tables{name: tc.table, sessions: tc.sessions, values: tc.values,
+				userIndex: tc.userIndex, expiresIndex: tc.expiresIx}, got)
+		})
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	pool := &pgxpool.Pool{} // never used: New fails first
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"bad table", []Option{WithTable("a;b")}},
+		{"negative interval", []Option{WithCleanupInterval(-1)}},
+		{"zero batch", []Option{WithCleanupBatch(0)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(pool, tc.opts...)
+			require.Error(t, err)
+			require.Nil(t, s)
+		})
+	}
+	t.Run("nil pool", func(t *testing.T) {
+		_, err := New(nil)
+		require.ErrorContains(t, err, "pool")
+	})
+	t.Run("every problem reported", func(t *testing.T) {
+		_, err := New(nil, WithTable("a;b"), WithCleanupBatch(-1))
+		require.ErrorContains(t, err, "a;b")
+		require.ErrorContains(t, err, "batch")
+		require.ErrorContains(t, err, "pool")
+	})
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	pool := testPool(t)
+	s := newTestStore(t, pool)
+	ctx := context.Background()
+	require.NoError(t, s.Migrate(ctx), "a second run changes nothing")
+	require.NoError(t, s.Create(ctx, "k", &session.Record{Values: map[string][]byte{"a": []byte("1")},
+		IdleDeadline: farFuture, AbsoluteDeadline: farFuture}))
+	require.NoError(t, s.Migrate(ctx), "nor a run on a table in use")
+	rec, err := s.Load(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, []byte("1"), rec.Values["a"])
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	pool := testPool(t)
+	schema := testSchema(t, pool)
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() {
+			s, err := New(pool, WithTable(schema+".sessions"), WithCleanupInterval(0))
+			if err == nil {
+				err = s.Migrate(context.Background())
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		require.NoError(t, <-errs, "instances starting together all migrate")
+	}
+}
+
+// TestDocumentedSchema keeps the SQL in the package documentation the same
+// as what Migrate runs.
+func TestDocumentedSchema(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	var doc strings.Builder
+	for _, line := range strings.Split(string(src), "\n") {
+		doc.WriteString(strings.TrimPrefix(line, "//") + "\n")
+	}
+	documented := strings.Join(strings.Fields(doc.String()), " ")
+	tables, err := parseTable(DefaultTable)
+	require.NoError(t, err)
+	for _, stmt := range schema(tables) {
+		require.Contains(t, documented, strings.Join(strings.Fields(stmt), " ")+";")
+	}
+}
