@@ -117,6 +117,13 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 		s.lostLocked(ctx)
 		return nil
 	}
+	if err != nil && s.rotating {
+		// A rotation is not the handler's request: when the store cannot
+		// renew now, the session keeps its ID until a later request.
+		s.m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(s.key), "error", err)
+		s.renewTo, s.rotating = "", false
+		return s.updateLocked(ctx, w, now)
+	}
 	if err != nil {
 		return fmt.Errorf("session: renewing: %w", err)
 	}

@@ -781,3 +781,25 @@ func TestUserAgentIsKeptAsValidUTF8(t *testing.T) {
 		})
 	}
 }
+
+// failingRenewStore refuses every renewal with a transient error.
+type failingRenewStore struct{ *recordingStore }
+
+func (s failingRenewStore) Renew(context.Context, string, string, Delta, *Tombstone, time.Time) error {
+	return errStoreDown
+}
+
+func TestRotationPostponedWhenStoreCannotRenew(t *testing.T) {
+	h := newHarness(t, WithRotation(time.Hour), WithIdleTimeout(2*time.Hour))
+	cookie := h.newSession()
+	failing, err := New(WithStore(failingRenewStore{h.store}), WithClock(h.clock.Now), WithRotation(time.Hour),
+		WithIdleTimeout(2*time.Hour), WithLogger(h.m.log))
+	require.NoError(t, err)
+	h.handler = failing.Handler(testApp(t))
+	h.clock.Advance(time.Hour)
+	w := h.do("/set?k=k&v=changed", cookie)
+	assert.Equal(t, http.StatusOK, w.Code, "a rotation the store cannot do is not the client's error")
+	assert.Nil(t, setCookie(w, DefaultCookieName), "the session keeps its ID")
+	h.handler = h.m.Handler(testApp(t))
+	assert.Equal(t, "changed", h.body("/get?k=k", cookie), "and the request's changes are saved")
+}

@@ -65,8 +65,8 @@ type Tombstone struct {
 	// so that only a holder of the old ID can read it; nil when the renewal
 	// had no grace period. The store never holds a raw ID in clear.
 	Successor []byte
-	// Next is the new key (the hash of the new ID, like every key), so that
-	// Delete can follow a renewal that raced with it.
+	// Next is the new key (Renew's newKey), so that Delete can follow a
+	// renewal that raced with it.
 	Next string
 	// GraceUntil is the end of the grace period during which the old ID
 	// still leads to the new session.
