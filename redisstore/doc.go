@@ -1,0 +1,109 @@
+// Package redisstore keeps the sessions of a session.Manager in Redis, so
+// that every instance of an application shares them: a single node, a
+// Sentinel-managed primary, or a Redis Cluster.
+//
+// # Quick start
+//
+//	client := redis.NewClient(&redis.Options{
+//		Addr:                  "localhost:6379",
+//		ContextTimeoutEnabled: true, // a request's deadline bounds its Redis calls
+//	})
+//	store, err := redisstore.New(client, redisstore.WithKeyPrefix("myapp:session:"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	m, err := session.New(session.WithStore(store))
+//
+// For Sentinel, pass redis.NewFailoverClient(...); for a cluster,
+// redis.NewClusterClient(...) (or redis.NewUniversalClient, which picks one
+// of them). The store never closes the client.
+//
+// Set ContextTimeoutEnabled: without it, go-redis applies its own read and
+// write timeouts (3 seconds by default) instead of the request's deadline
+// while it waits for a server that does not answer. Do not route reads to
+// replicas (ClusterOptions.ReadOnly, RouteByLatency, RouteRandomly): a
+// session created a moment ago may not have reached the replica yet.
+//
+// # Key layout
+//
+// With the default prefix "session:", a session stored under key K (the
+// SHA-256 of its ID, never the ID) is one hash:
+//
+//	session:s:{K}       the session; its hash tag is K
+//	  v<name>           the value named <name>, as encoded by the Manager
+//	  mc, ml, mi        created, last seen, issued at  (Unix microseconds)
+//	  md, ma            idle and absolute deadlines    (Unix microseconds)
+//	  mu, mp, mg        user, client address, user agent
+//	  mn                version, counted up by every update
+//	  mt, ms, mw        a tombstone's next key, sealed successor, grace end
+//
+// Value fields start with "v" and metadata fields with "m", so no value name,
+// however binary, collides with metadata. Each hash expires (PEXPIREAT) at
+// the record's deadline, the earlier of md and ma, so Redis itself evicts
+// ended sessions; the store also treats a record past its deadline by its
+// own clock (WithClock) as not found, whatever Redis has done yet. Times are
+// kept to the microsecond. A tombstone holds only the mt/ms/mw fields and its
+// deadlines.
+//
+//	session:u:{U}       sorted set: the sessions of user U
+//
+// Its members are store keys, its scores the sessions' absolute deadlines in
+// milliseconds; it expires with its last member. Entries of sessions that
+// ended are dropped lazily, when the index is next written or listed.
+//
+// # Costs per request
+//
+// Round trips to Redis as the Manager uses the store, measured by the
+// package's tests (TestRoundTrips, TestManagerRoundTrips):
+//
+//	read-only request           1  HGETALL; nothing is written
+//	request that changes values 2  HGETALL + one script that writes only the
+//	                               changed value fields
+//	touch (idle deadline due)   2  HGETALL + one script that writes the last-seen
+//	                               time, the idle deadline and the version
+//	first write of a visitor    1  one script (HSET + PEXPIREAT); no load, as
+//	                               there is no cookie yet
+//	Invalidate (logout)         2  HGETALL + one script
+//	Renew, Login, rotation      2  HGETALL + one script; 4 in cluster mode
+//	                               (HGETALL, then Renew's three steps)
+//
+// The user index costs nothing on the read path. On one node the session
+// scripts keep it; in cluster mode it lives in another slot, so creating a
+// session of a user sends both writes in one pipeline (still one round
+// trip, to two nodes), Renew pipelines it with its second step, and an
+// Update that sets a user (without a renewal) costs one more round trip.
+// UserSessions costs two round trips (three when it cleans the index up);
+// DeleteUser one on one node, three or more in cluster mode.
+//
+// # Cluster mode
+//
+// On a *redis.Client the store's scripts may touch several keys: Renew moves
+// a record atomically in one script, and Delete and DeleteUser follow
+// renewals inside one script. On a Redis Cluster the keys of two sessions,
+// and of a session and its user's index, live in different slots, which no
+// script can span; every script then touches exactly one key. Renew runs an
+// optimistic protocol (read the record and its version; create the renewed
+// record at the new key; replace the old record by the tombstone only if its
+// version has not changed, else undo and retry), and Delete follows renewals
+// one call per hop. Either way, no update, deletion or renewal that races
+// with another brings an ended session back, and no update is lost to a
+// renewal.
+//
+// Scripts on one node derive the names of the keys they follow (a
+// tombstone's successor, a user's index) from the prefix, which Redis allows
+// outside a cluster. A *redis.Client in front of a proxy that spreads keys
+// over several servers needs WithClusterMode(true).
+//
+// # Security notes
+//
+//   - Redis holds only hashes of session IDs: reading it, or a dump of it,
+//     gives no ID that a cookie could carry. A tombstone's successor is
+//     sealed with the old ID, which Redis never sees.
+//   - Session values are stored as the Manager's Codec encodes them, not
+//     encrypted, and user names appear in key names: protect Redis like the
+//     application's database (AUTH or ACLs, TLS off the local host), or log
+//     users in under opaque IDs.
+//   - Every write is a script that checks what it changes, so a session
+//     ended by Delete, DeleteUser or expiry is never written again, on one
+//     node or on a cluster.
+package redisstore

@@ -1,0 +1,190 @@
+package redisstore
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionid/session"
+)
+
+// Fields of a session hash (the layout is described in doc.go). A value
+// field is valuePrefix followed by the value's name; metadata fields start
+// with "m", so no value name can ever collide with them.
+const (
+	valuePrefix    = "v"
+	fieldCreated   = "mc"
+	fieldLastSeen  = "ml"
+	fieldIssued    = "mi"
+	fieldIdle      = "md"
+	fieldAbsolute  = "ma"
+	fieldUser      = "mu"
+	fieldClientIP  = "mp"
+	fieldUserAgent = "mg"
+	fieldVersion   = "mn"
+	fieldNext      = "mt"
+	fieldSuccessor = "ms"
+	fieldGrace     = "mw"
+)
+
+// errCorrupt reports a session hash the store cannot read back.
+var errCorrupt = errors.New("redisstore: malformed session hash")
+
+// micros encodes t as decimal Unix microseconds, the zero time as "" (its
+// field is then left out, or in a delta, left unchanged).
+func micros(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(t.UnixMicro(), 10)
+}
+
+// parseMicros decodes micros; an absent field is the zero time.
+func parseMicros(s string, ok bool) (time.Time, error) {
+	if !ok || s == "" {
+		return time.Time{}, nil
+	}
+	us, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: time %q", errCorrupt, s)
+	}
+	return time.UnixMicro(us), nil
+}
+
+// newVersion returns the version a record starts with. It is random rather
+// than zero so that a record deleted and created again at the same key
+// never looks unchanged to a renewal in cluster mode.
+func newVersion() string { return strconv.FormatUint(rand.Uint64()>>2, 10) }
+
+// encodeRecord returns rec as field/value pairs for HSET, with version.
+func encodeRecord(rec *session.Record, version string) []any {
+	pairs := make([]any, 0, 2*(len(rec.Values)+12))
+	for name, v := range rec.Values {
+		pairs = append(pairs, valuePrefix+name, v)
+	}
+	add := func(field, value string) {
+		if value != "" {
+			pairs = append(pairs, field, value)
+		}
+	}
+	add(fieldCreated, micros(rec.CreatedAt))
+	add(fieldLastSeen, micros(rec.LastSeen))
+	add(fieldIssued, micros(rec.IssuedAt))
+	add(fieldIdle, micros(rec.IdleDeadline))
+	add(fieldAbsolute, micros(rec.AbsoluteDeadline))
+	add(fieldUser, rec.User)
+	if rec.ClientIP.IsValid() {
+		add(fieldClientIP, rec.ClientIP.String())
+	}
+	add(fieldUserAgent, rec.UserAgent)
+	add(fieldVersion, version)
+	if rec.Tombstone != nil {
+		pairs = append(pairs, tombstoneFields(rec.Tombstone)...)
+	}
+	return pairs
+}
+
+// tombstoneFields returns t as field/value pairs. The next-key field is
+// written even when empty: its presence is what marks a tombstone.
+func tombstoneFields(t *session.Tombstone) []any {
+	pairs := []any{fieldNext, t.Next}
+	if t.Successor != nil {
+		pairs = append(pairs, fieldSuccessor, t.Successor)
+	}
+	if g := micros(t.GraceUntil); g != "" {
+		pairs = append(pairs, fieldGrace, g)
+	}
+	return pairs
+}
+
+// tombstoneRecord returns the fields of the record Renew leaves at an old
+// key: only the tombstone, with both deadlines at expires.
+func tombstoneRecord(t *session.Tombstone, expires time.Time) []any {
+	e := micros(expires)
+	return append(tombstoneFields(t), fieldIdle, e, fieldAbsolute, e)
+}
+
+// decodeRecord reads a session hash back, with its version.
+func decodeRecord(h map[string]string) (*session.Record, string, error) {
+	rec := &session.Record{User: h[fieldUser], UserAgent: h[fieldUserAgent]}
+	times := []struct {
+		field string
+		dst   *time.Time
+	}{
+		{fieldCreated, &rec.CreatedAt}, {fieldLastSeen, &rec.LastSeen}, {fieldIssued, &rec.IssuedAt},
+		{fieldIdle, &rec.IdleDeadline}, {fieldAbsolute, &rec.AbsoluteDeadline},
+	}
+	for _, tf := range times {
+		v, ok := h[tf.field]
+		t, err := parseMicros(v, ok)
+		if err != nil {
+			return nil, "", err
+		}
+		*tf.dst = t
+	}
+	if ip, ok := h[fieldClientIP]; ok {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: client address %q", errCorrupt, ip)
+		}
+		rec.ClientIP = addr
+	}
+	if next, ok := h[fieldNext]; ok {
+		t, err := decodeTombstone(h, next)
+		if err != nil {
+			return nil, "", err
+		}
+		rec.Tombstone = t
+		return rec, h[fieldVersion], nil
+	}
+	rec.Values = make(map[string][]byte, len(h))
+	for f, v := range h {
+		if name, ok := strings.CutPrefix(f, valuePrefix); ok {
+			rec.Values[name] = []byte(v)
+		}
+	}
+	return rec, h[fieldVersion], nil
+}
+
+func decodeTombstone(h map[string]string, next string) (*session.Tombstone, error) {
+	t := &session.Tombstone{Next: next}
+	if s, ok := h[fieldSuccessor]; ok {
+		t.Successor = []byte(s)
+	}
+	g, ok := h[fieldGrace]
+	grace, err := parseMicros(g, ok)
+	t.GraceUntil = grace
+	return t, err
+}
+
+// deltaArgs appends d in the encoding apply_delta reads (see scripts.go).
+func deltaArgs(args []any, d *session.Delta) []any {
+	clr, userGiven, user := "", "", ""
+	if d.Clear {
+		clr = "1"
+	}
+	if d.User != nil {
+		userGiven, user = "1", *d.User
+	}
+	args = append(args, clr, userGiven, user,
+		micros(d.LastSeen), micros(d.IdleDeadline), micros(d.IssuedAt), len(d.Delete))
+	for _, name := range d.Delete {
+		args = append(args, valuePrefix+name)
+	}
+	args = append(args, 2*len(d.Set))
+	for name, v := range d.Set {
+		args = append(args, valuePrefix+name, v)
+	}
+	return args
+}
+
+// indexScore is a record's score in its user's index: its absolute deadline
+// in milliseconds, rounded up. The absolute deadline never moves, so touches
+// need not rewrite the index, and no record outlives its score.
+func indexScore(rec *session.Record) int64 {
+	return (rec.AbsoluteDeadline.UnixMicro() + 999) / 1000
+}

@@ -1,0 +1,155 @@
+package redisstore
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sessionid/session"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// warmUp runs every script once, so that the server has them all and later
+// calls are one EVALSHA each (a first call on a node is EVALSHA, then EVAL).
+func warmUp(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	k, n, user := newKey(t), newKey(t), "warm-"+newKey(t)
+	require.NoError(t, s.Create(ctx, k, liveRecord(user)))
+	require.NoError(t, s.Update(ctx, k, session.Delta{User: &user}))
+	require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, &session.Tombstone{Next: n}, time.Now().Add(time.Minute)))
+	require.NoError(t, s.Delete(ctx, k))
+	_, err := s.UserSessions(ctx, user)
+	require.NoError(t, err)
+	_, err = s.DeleteUser(ctx, user)
+	require.NoError(t, err)
+	_, err = s.DeleteUser(ctx, "nobody")
+	require.NoError(t, err)
+}
+
+// TestRoundTrips counts what each store call sends to Redis.
+func TestRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	tomb := func(next string) *session.Tombstone { return &session.Tombstone{Next: next, Successor: []byte{1}} }
+	renewed := func(t *testing.T, s *Store, k string) {
+		n := newKey(t)
+		require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, tomb(n), time.Now().Add(time.Minute)))
+	}
+	type op struct {
+		name  string
+		setup func(t *testing.T, s *Store, k string)             // not counted
+		run   func(t *testing.T, s *Store, k, user string) error // k is user's session
+		trips [2]int                                             // on one node, in cluster mode
+	}
+	ops := []op{
+		{"Load", nil, func(t *testing.T, s *Store, k, user string) error { _, err := s.Load(ctx, k); return err }, [2]int{1, 1}},
+		{"Create anonymous", nil, func(t *testing.T, s *Store, _, user string) error { return s.Create(ctx, newKey(t), liveRecord("")) }, [2]int{1, 1}},
+		// In cluster mode the user index is on another node: a pipeline.
+		{"Create with user", nil, func(t *testing.T, s *Store, _, user string) error { return s.Create(ctx, newKey(t), liveRecord("bob")) }, [2]int{1, 1}},
+		{"Update", nil, func(t *testing.T, s *Store, k, user string) error {
+			return s.Update(ctx, k, session.Delta{Set: map[string][]byte{"a": []byte("2")}, LastSeen: time.Now(), IdleDeadline: time.Now().Add(time.Hour)})
+		}, [2]int{1, 1}},
+		{"touch", nil, func(t *testing.T, s *Store, k, user string) error {
+			return s.Update(ctx, k, session.Delta{LastSeen: time.Now(), IdleDeadline: time.Now().Add(time.Hour)})
+		}, [2]int{1, 1}},
+		{"Update with user", nil, func(t *testing.T, s *Store, k, user string) error {
+			bob := "bob"
+			return s.Update(ctx, k, session.Delta{User: &bob})
+		}, [2]int{1, 2}},
+		{"Renew", nil, func(t *testing.T, s *Store, k, user string) error {
+			n := newKey(t)
+			return s.Renew(ctx, k, n, session.Delta{}, tomb(n), time.Now().Add(time.Minute))
+		}, [2]int{1, 3}},
+		{"Delete", nil, func(t *testing.T, s *Store, k, user string) error { return s.Delete(ctx, k) }, [2]int{1, 1}},
+		{"Delete after a renewal", renewed, func(t *testing.T, s *Store, k, user string) error { return s.Delete(ctx, k) }, [2]int{1, 2}},
+		{"UserSessions", nil, func(t *testing.T, s *Store, _, user string) error { _, err := s.UserSessions(ctx, user); return err }, [2]int{2, 2}},
+		{"DeleteUser", nil, func(t *testing.T, s *Store, _, user string) error { _, err := s.DeleteUser(ctx, user); return err }, [2]int{1, 3}},
+	}
+	for mode, name := range []string{"one node", "cluster mode"} {
+		t.Run(name, func(t *testing.T) {
+			c := testClient(t)
+			cnt := &counter{}
+			c.AddHook(cnt)
+			s := newTestStore(t, c, WithClusterMode(mode == 1))
+			warmUp(t, s)
+			for _, o := range ops {
+				t.Run(o.name, func(t *testing.T) {
+					k, user := newKey(t), "alice-"+newKey(t)
+					require.NoError(t, s.Create(ctx, k, liveRecord(user, "a", "1")))
+					if o.setup != nil {
+						o.setup(t, s, k)
+					}
+					_, _ = cnt.take()
+					require.NoError(t, o.run(t, s, k, user))
+					trips, names := cnt.take()
+					assert.Equal(t, o.trips[mode], trips, "round trips; commands sent: %s", names)
+					t.Logf("%d round trip(s): %s", trips, names)
+				})
+			}
+		})
+	}
+}
+
+// TestManagerRoundTrips goes through the Manager's middleware: a read-only
+// request costs one HGETALL and writes nothing; a request that writes costs
+// the load and one update script.
+func TestManagerRoundTrips(t *testing.T) {
+	c := testClient(t)
+	cnt := &counter{}
+	c.AddHook(cnt)
+	s := newTestStore(t, c)
+	warmUp(t, s)
+	m, err := session.New(session.WithStore(s))
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := session.Value[int](session.FromContext(r.Context()), "n")
+		_, _ = io.WriteString(w, strconv.Itoa(n))
+	})
+	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
+		sess := session.FromContext(r.Context())
+		n, _ := session.Value[int](sess, "n")
+		sess.Set("n", n+1)
+		_, _ = io.WriteString(w, strconv.Itoa(n+1))
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	t.Cleanup(srv.Close)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	hc := &http.Client{Jar: jar}
+	do := func(method string) string {
+		req, err := http.NewRequest(method, srv.URL, nil)
+		require.NoError(t, err)
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+		return string(body)
+	}
+
+	_, _ = cnt.take()
+	require.Equal(t, "1", do(http.MethodPost))
+	trips, names := cnt.take()
+	assert.Equal(t, 1, trips, "a new session is one script: %s", names)
+	assert.Equal(t, "evalsha", names)
+
+	for range 3 {
+		require.Equal(t, "1", do(http.MethodGet))
+		trips, names = cnt.take()
+		assert.Equal(t, 1, trips, "a read-only request: %s", names)
+		assert.Equal(t, "hgetall", names, "loads and writes nothing")
+	}
+
+	require.Equal(t, "2", do(http.MethodPost))
+	trips, names = cnt.take()
+	assert.Equal(t, 2, trips, "a write: %s", names)
+	assert.Equal(t, "hgetall evalsha", names, "a load and one update")
+}

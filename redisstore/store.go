@@ -1,0 +1,236 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sessionid/session"
+)
+
+// Store is a session.Store and session.UserIndex that keeps each session in
+// one Redis hash, which Redis itself drops when the session expires.
+//
+// Create one with New; the zero value is not usable. A Store is safe for
+// concurrent use. It does not own its client: closing the client is the
+// caller's job.
+type Store struct {
+	client  redis.UniversalClient
+	prefix  string
+	cluster bool
+	clock   func() time.Time
+}
+
+var (
+	_ session.Store     = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+)
+
+// New returns a Store that keeps sessions through client, which may be a
+// *redis.Client (one node, or Sentinel with redis.NewFailoverClient), a
+// *redis.ClusterClient, or any other redis.UniversalClient. It returns an
+// error that lists every problem with the configuration.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if err := cfg.validate(client); err != nil {
+		return nil, err
+	}
+	_, oneNode := client.(*redis.Client)
+	cluster := !oneNode
+	if cfg.cluster != nil {
+		cluster = *cfg.cluster
+	}
+	return &Store{client: client, prefix: cfg.prefix, cluster: cluster, clock: cfg.clock}, nil
+}
+
+// sessionKey is the Redis key of the session stored under key. The hash tag
+// is the session key, so that whatever the store may keep per session lands
+// in one slot.
+func (s *Store) sessionKey(key string) string { return s.prefix + "s:{" + key + "}" }
+
+// userKey is the Redis key of user's index.
+func (s *Store) userKey(user string) string { return s.prefix + "u:{" + user + "}" }
+
+// header returns the arguments every script starts with (see scripts.go),
+// with room for more.
+func (s *Store) header(now time.Time, key string, more int) []any {
+	oneNode := "1"
+	if s.cluster {
+		oneNode = ""
+	}
+	args := make([]any, 4, 4+more)
+	args[0], args[1], args[2], args[3] = strconv.FormatInt(now.UnixMicro(), 10), oneNode, s.prefix, key
+	return args
+}
+
+// Load returns the live record at key, or session.ErrNotFound: one HGETALL.
+// A record past its deadline by the store's clock is not found, even before
+// Redis drops it.
+func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rec, _, err := s.load(ctx, key)
+	return rec, err
+}
+
+// load returns the live record at key (a tombstone included) and its version.
+func (s *Store) load(ctx context.Context, key string) (*session.Record, string, error) {
+	h, err := s.client.HGetAll(ctx, s.sessionKey(key)).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("redisstore: loading: %w", err)
+	}
+	if len(h) == 0 {
+		return nil, "", session.ErrNotFound
+	}
+	rec, version, err := decodeRecord(h)
+	if err != nil {
+		return nil, "", err
+	}
+	if !rec.ExpiresAt().After(s.clock()) {
+		return nil, "", session.ErrNotFound
+	}
+	return rec, version, nil
+}
+
+// Create stores rec at key, or fails with session.ErrExists if key holds a
+// live record or a tombstone: one script. A record of a user is also listed
+// in the user's index, in the same script on one node and in the same
+// pipeline (a second node) in cluster mode.
+func (s *Store) Create(ctx context.Context, key string, rec *session.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.create(ctx, key, rec)
+	if err != nil && !errors.Is(err, session.ErrExists) {
+		return fmt.Errorf("redisstore: creating: %w", err)
+	}
+	return err
+}
+
+func (s *Store) create(ctx context.Context, key string, rec *session.Record) error {
+	fields := encodeRecord(rec, newVersion())
+	args := append(s.header(s.clock(), key, 3+len(fields)), micros(rec.ExpiresAt()), rec.User, micros(rec.AbsoluteDeadline))
+	args = append(args, fields...)
+	calls := []call{{createScript, []string{s.sessionKey(key)}, args}}
+	if s.cluster && rec.User != "" {
+		calls = append(calls, s.indexCall(key, rec))
+	}
+	res, errs := s.runAll(ctx, calls)
+	if errs[0] != nil {
+		return errs[0]
+	}
+	if n, _ := res[0].(int64); n == 0 {
+		return session.ErrExists
+	}
+	if len(errs) > 1 && errs[1] != nil {
+		// A session missing from its user's index would escape DeleteUser:
+		// better no session than that. The caller never learnt the key.
+		s.discard(ctx, key)
+		return fmt.Errorf("listing the session under its user: %w", errs[1])
+	}
+	return nil
+}
+
+// indexCall lists the record at key in its user's index (cluster mode).
+func (s *Store) indexCall(key string, rec *session.Record) call {
+	args := append(s.header(s.clock(), key, 1), indexScore(rec))
+	return call{indexAddScript, []string{s.userKey(rec.User)}, args}
+}
+
+// Update applies d to the live record at key in one script, or fails with
+// session.ErrNotFound if there is none (missing, expired or a tombstone): it
+// never creates a record. Only the value fields d changes are written; a
+// touch writes the last-seen time, the idle deadline and the version, and
+// moves the hash's expiry. A delta that sets a user costs a second round
+// trip in cluster mode, to list the session in the user's index; should
+// that fail, the session is deleted rather than left out of the index.
+func (s *Store) Update(ctx context.Context, key string, d session.Delta) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	args := deltaArgs(s.header(s.clock(), key, 8+len(d.Delete)+2*len(d.Set)), &d)
+	res, err := updateScript.Run(ctx, s.client, []string{s.sessionKey(key)}, args...).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("redisstore: updating: %w", err)
+	}
+	if res[0] == 0 {
+		return session.ErrNotFound
+	}
+	if !s.cluster || d.User == nil || *d.User == "" || len(res) < 2 || res[1] == 0 {
+		return nil
+	}
+	rec := &session.Record{User: *d.User, AbsoluteDeadline: time.UnixMilli(res[1])}
+	if err := s.run(ctx, s.indexCall(key, rec)); err != nil {
+		// As in Create: a session of a user that DeleteUser cannot find
+		// is worse than no session.
+		s.discard(ctx, key)
+		return fmt.Errorf("redisstore: listing the session under its user: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the record at key, and when it is a tombstone, the records
+// its renewals lead to (at most 8): one script on one node, one per renewal
+// followed in cluster mode. It is idempotent.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := s.deleteChains(ctx, []string{key}, ""); err != nil {
+		return fmt.Errorf("redisstore: deleting: %w", err)
+	}
+	return nil
+}
+
+// maxChain bounds how many renewals a deletion follows from one key.
+const maxChain = 8
+
+// deleteChains deletes the records at keys and follows their renewals,
+// leaving live records of users other than user alone when user is set. In
+// cluster mode it follows the chains one hop at a time, all chains of a hop
+// in one pipeline. It returns how many live records it deleted.
+func (s *Store) deleteChains(ctx context.Context, keys []string, user string) (int, error) {
+	live := 0
+	for hop := 0; hop < maxChain && len(keys) > 0; hop++ {
+		calls := make([]call, len(keys))
+		for i, k := range keys {
+			args := append(s.header(s.clock(), k, 1), user)
+			calls[i] = call{deleteScript, []string{s.sessionKey(k)}, args}
+		}
+		res, errs := s.runAll(ctx, calls)
+		if err := errors.Join(errs...); err != nil {
+			return live, err
+		}
+		var nexts []string
+		for _, r := range res {
+			n, next, err := chainStep(r)
+			if err != nil {
+				return live, err
+			}
+			live += n
+			if next != "" {
+				nexts = append(nexts, next)
+			}
+		}
+		keys = nexts
+	}
+	return live, nil
+}
+
+// chainStep reads deleteScript's reply.
+func chainStep(reply any) (int, string, error) {
+	r, ok := reply.([]any)
+	if !ok || len(r) != 2 {
+		return 0, "", fmt.Errorf("unexpected reply %v", reply)
+	}
+	n, _ := r[0].(int64)
+	next, _ := r[1].(string)
+	return int(n), next, nil
+}

@@ -1,0 +1,127 @@
+package redisstore
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sessionid/session"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// monitor watches, with MONITOR, the commands the server runs, including
+// those inside scripts.
+type monitor struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+	c    *redis.Client
+}
+
+func newMonitor(t *testing.T, c *redis.Client) *monitor {
+	t.Helper()
+	opt, err := redis.ParseURL(os.Getenv(envURL))
+	require.NoError(t, err)
+	conn, err := net.DialTimeout("tcp", opt.Addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	m := &monitor{t: t, conn: conn, r: bufio.NewReader(conn), c: c}
+	if opt.Password != "" {
+		auth := []string{"AUTH", opt.Password}
+		if opt.Username != "" {
+			auth = []string{"AUTH", opt.Username, opt.Password}
+		}
+		m.send(auth...)
+	}
+	m.send("MONITOR")
+	return m
+}
+
+// send sends a command in RESP and expects +OK.
+func (m *monitor) send(args ...string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	_, err := m.conn.Write([]byte(b.String()))
+	require.NoError(m.t, err)
+	line, err := m.r.ReadString('\n')
+	require.NoError(m.t, err)
+	require.Equal(m.t, "+OK\r\n", line)
+}
+
+// scriptWrites runs f and returns the commands scripts ran meanwhile, one
+// line each, such as `"HSET" "prefix:s:{k}" "ml" "1700000000000000"`.
+func (m *monitor) scriptWrites(f func()) []string {
+	f()
+	marker := "end-of-" + newKey(m.t)
+	require.NoError(m.t, m.c.Echo(context.Background(), marker).Err())
+	require.NoError(m.t, m.conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	var lines []string
+	for {
+		line, err := m.r.ReadString('\n')
+		require.NoError(m.t, err)
+		if strings.Contains(line, marker) {
+			return lines
+		}
+		if _, cmd, ok := strings.Cut(line, " lua] "); ok {
+			lines = append(lines, strings.TrimSpace(cmd))
+		}
+	}
+}
+
+// writes keeps the commands that change data.
+func writes(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		switch name, _, _ := strings.Cut(l, " "); name {
+		case `"HMGET"`, `"EXISTS"`, `"HGET"`, `"HKEYS"`, `"ZRANGE"`, `"ZSCORE"`:
+		default:
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestWritesOnlyWhatChanged watches the server: a touch writes two time
+// fields, an update only the values it changes.
+func TestWritesOnlyWhatChanged(t *testing.T) {
+	c := testClient(t)
+	s := newTestStore(t, c)
+	ctx, k := context.Background(), newKey(t)
+	rec := liveRecord("alice", "keep", "1", "change", "2")
+	require.NoError(t, s.Create(ctx, k, rec))
+	m := newMonitor(t, c)
+	hash := fmt.Sprintf("%q", s.sessionKey(k))
+	now := time.Now()
+	seen, idle := micros(now), micros(now.Add(time.Hour))
+
+	got := writes(m.scriptWrites(func() {
+		require.NoError(t, s.Update(ctx, k, session.Delta{LastSeen: now, IdleDeadline: now.Add(time.Hour)}))
+	}))
+	assert.Equal(t, []string{
+		`"HSET" ` + hash + ` "ml" "` + seen + `" "md" "` + idle + `"`,
+		`"HINCRBY" ` + hash + ` "mn" "1"`,
+		`"PEXPIREAT" ` + hash + ` "` + ms(now.Add(time.Hour)) + `"`,
+	}, got, "a touch rewrites no value")
+
+	got = writes(m.scriptWrites(func() {
+		require.NoError(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"change": []byte("two")}, LastSeen: now, IdleDeadline: now.Add(time.Hour)}))
+	}))
+	assert.Equal(t, []string{
+		`"HSET" ` + hash + ` "vchange" "two" "ml" "` + seen + `" "md" "` + idle + `"`,
+		`"HINCRBY" ` + hash + ` "mn" "1"`,
+		`"PEXPIREAT" ` + hash + ` "` + ms(now.Add(time.Hour)) + `"`,
+	}, got, "only the changed value is written, with the times, in one HSET")
+}
+
+// ms is how the scripts write a deadline for PEXPIREAT.
+func ms(t time.Time) string { return fmt.Sprint((t.UnixMicro() + 999) / 1000) }
