@@ -1,0 +1,333 @@
+// Command ratios reads the raw output of the benchmark suite (go test -bench
+// … -benchmem, any -count, several files or standard input) and prints, as
+// Markdown, the median of every measurement per library and workload, each
+// library's overhead over the bare floor, the ratio of this library's
+// overhead to scs's, and where the project stands against its targets.
+//
+//	go run ./cmd/ratios raw.txt
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The columns: this library, the one its overheads are compared with, and
+// the floor the overheads are measured from.
+const (
+	ours  = "session"
+	other = "scs"
+	floor = "bare"
+)
+
+// libraries lists the libraries in table order.
+var libraries = []string{ours, other, "gorilla-cookie", "gorilla-fs", floor}
+
+// series identifies one benchmark: BenchmarkWorkload/library-procs.
+type series struct {
+	workload, library string
+	procs             int
+}
+
+// results holds every sample of every unit of every benchmark.
+type results map[series]map[string][]float64
+
+func main() {
+	res := results{}
+	if len(os.Args) < 2 {
+		if err := res.parse(os.Stdin); err != nil {
+			fail(err)
+		}
+	}
+	for _, name := range os.Args[1:] {
+		f, err := os.Open(name)
+		if err != nil {
+			fail(err)
+		}
+		err = res.parse(f)
+		f.Close()
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if len(res) == 0 {
+		fail(fmt.Errorf("no benchmark results in the input"))
+	}
+	res.write(os.Stdout)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "ratios:", err)
+	os.Exit(1)
+}
+
+// parse adds the benchmark lines of r.
+func (res results) parse(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		s, values, ok := parseLine(sc.Text())
+		if !ok {
+			continue
+		}
+		if res[s] == nil {
+			res[s] = map[string][]float64{}
+		}
+		for unit, v := range values {
+			res[s][unit] = append(res[s][unit], v)
+		}
+	}
+	return sc.Err()
+}
+
+// parseLine parses "BenchmarkRead/session-2  1000  1234 ns/op  56 B/op …".
+func parseLine(line string) (series, map[string]float64, bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+		return series{}, nil, false
+	}
+	name, procs := f[0], 1
+	if i := strings.LastIndexByte(name, '-'); i > 0 {
+		if p, err := strconv.Atoi(name[i+1:]); err == nil {
+			name, procs = name[:i], p
+		}
+	}
+	workload, library, ok := strings.Cut(strings.TrimPrefix(name, "Benchmark"), "/")
+	if !ok {
+		return series{}, nil, false
+	}
+	values := map[string]float64{}
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return series{}, nil, false
+		}
+		values[f[i+1]] = v
+	}
+	return series{workload, library, procs}, values, true
+}
+
+// median returns the median of the samples of unit, NaN if there are none.
+func (res results) median(s series, unit string) float64 {
+	xs := slices.Clone(res[s][unit])
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
+}
+
+// workloads returns the workloads measured against the floor, with their
+// GOMAXPROCS, in a stable order.
+func (res results) workloads() []series {
+	var out []series
+	for s := range res {
+		if s.library == floor {
+			out = append(out, series{workload: s.workload, procs: s.procs})
+		}
+	}
+	order := []string{"Read", "Write", "Create", "ReadParallel", "WriteParallel"}
+	slices.SortFunc(out, func(a, b series) int {
+		ia, ib := slices.Index(order, a.workload), slices.Index(order, b.workload)
+		if ia != ib {
+			return ia - ib
+		}
+		if c := strings.Compare(a.workload, b.workload); c != 0 {
+			return c
+		}
+		return a.procs - b.procs
+	})
+	return out
+}
+
+// overhead returns lib's median of unit minus the floor's.
+func (res results) overhead(w series, lib, unit string) float64 {
+	return res.median(series{w.workload, lib, w.procs}, unit) - res.median(series{w.workload, floor, w.procs}, unit)
+}
+
+func (res results) write(out io.Writer) {
+	fmt.Fprintln(out, "Medians of every run. Overhead = library − bare, in ns/op and allocs/op;")
+	fmt.Fprintf(out, "ratio = (%s − bare) / (%s − bare) in ns/op.\n\n", ours, other)
+	fmt.Fprintln(out, "| workload | library | ns/op | B/op | allocs/op | overhead ns/op | overhead allocs/op | ratio to scs |")
+	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|")
+	for _, w := range res.workloads() {
+		for _, lib := range libraries {
+			s := series{w.workload, lib, w.procs}
+			if res[s] == nil {
+				continue
+			}
+			ratio := ""
+			if lib != floor {
+				ratio = num(res.overhead(w, lib, "ns/op") / res.overhead(w, other, "ns/op"))
+			}
+			oh, ohAllocs := "", ""
+			if lib != floor {
+				oh, ohAllocs = num(res.overhead(w, lib, "ns/op")), num(res.overhead(w, lib, "allocs/op"))
+			}
+			fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label(w), lib,
+				num(res.median(s, "ns/op")), num(res.median(s, "B/op")), num(res.median(s, "allocs/op")), oh, ohAllocs, ratio)
+		}
+	}
+	res.writeScaling(out)
+	res.writeScale(out)
+	res.writeTargets(out)
+}
+
+// label names a workload with its GOMAXPROCS.
+func label(w series) string {
+	return fmt.Sprintf("%s (%d CPU)", w.workload, w.procs)
+}
+
+// writeScaling shows how the parallel workloads' throughput grows with
+// GOMAXPROCS, relative to one CPU.
+func (res results) writeScaling(out io.Writer) {
+	var rows []string
+	for _, w := range res.workloads() {
+		if w.procs == 1 || !strings.HasSuffix(w.workload, "Parallel") {
+			continue
+		}
+		for _, lib := range libraries {
+			one := res.median(series{w.workload, lib, 1}, "ns/op")
+			n := res.median(series{w.workload, lib, w.procs}, "ns/op")
+			if !math.IsNaN(one) && !math.IsNaN(n) {
+				rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s× | %s |", w.workload, lib,
+					num(1e9/one), num(1e9/n), num(one/n), num(one/n/res.speedup(w, floor))))
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nThroughput of the parallel workloads (requests/s) on 1 and N CPUs; the last column")
+	fmt.Fprintln(out, "divides a library's speed-up by bare's, the most the machine gave to the same plumbing:")
+	fmt.Fprintln(out, "\n| workload | library | 1 CPU | N CPUs | speed-up | speed-up ÷ bare's |")
+	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|")
+	for _, r := range rows {
+		fmt.Fprintln(out, r)
+	}
+}
+
+// speedup returns how much faster lib serves workload w at w.procs CPUs
+// than at one.
+func (res results) speedup(w series, lib string) float64 {
+	return res.median(series{w.workload, lib, 1}, "ns/op") / res.median(series{w.workload, lib, w.procs}, "ns/op")
+}
+
+// scaleUnits are the metrics of BenchmarkMemoryStoreScale.
+var scaleUnits = []string{"sessions", "B/session", "p50-ns", "p99-ns", "evicted", "ns/op", "allocs/op"}
+
+func (res results) scaleSeries() []series {
+	var out []series
+	for s := range res {
+		if s.workload == "MemoryStoreScale" {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b series) int { return strings.Compare(b.library, a.library) }) // steady, churn
+	return out
+}
+
+func (res results) writeScale(out io.Writer) {
+	ss := res.scaleSeries()
+	if len(ss) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nMemory store at scale (medians):")
+	fmt.Fprintf(out, "\n| scenario | %s |\n|---|%s\n", strings.Join(scaleUnits, " | "), strings.Repeat("---:|", len(scaleUnits)))
+	for _, s := range ss {
+		cells := make([]string, len(scaleUnits))
+		for i, u := range scaleUnits {
+			cells[i] = num(res.median(s, u))
+		}
+		fmt.Fprintf(out, "| %s | %s |\n", s.library, strings.Join(cells, " | "))
+	}
+}
+
+// target is one of the project's goals, checked against the medians.
+type target struct {
+	name, goal string
+	value      float64
+	met        bool
+}
+
+func (res results) targets() []target {
+	var ts []target
+	limits := map[string]float64{"Read": 1.0 / 10, "Write": 1.0 / 5, "Create": 1.0 / 3}
+	for _, w := range res.workloads() {
+		limit, ok := limits[w.workload]
+		if !ok {
+			continue
+		}
+		r := res.overhead(w, ours, "ns/op") / res.overhead(w, other, "ns/op")
+		ts = append(ts, target{label(w) + ": overhead ratio to scs", "≤ " + num(limit), r, r <= limit})
+		if w.workload == "Read" {
+			a := res.overhead(w, ours, "allocs/op")
+			ts = append(ts, target{label(w) + ": allocs/op beyond bare", "≤ 10", a, a <= 10})
+		}
+	}
+	for _, w := range res.workloads() {
+		if w.procs == 1 || !strings.HasSuffix(w.workload, "Parallel") {
+			continue
+		}
+		if s := res.speedup(w, ours); !math.IsNaN(s) {
+			ts = append(ts, target{fmt.Sprintf("%s: throughput speed-up 1→%d CPUs", w.workload, w.procs), "> 1", s, s > 1})
+		}
+	}
+	var steady, churn series
+	for _, s := range res.scaleSeries() {
+		switch s.library {
+		case "steady":
+			steady = s
+		case "churn":
+			churn = s
+		}
+	}
+	if res[steady] != nil {
+		b := res.median(steady, "B/session")
+		ts = append(ts, target{"memory store: heap per session beyond its value (B)", "≤ 400", b, b <= 400})
+	}
+	if res[steady] != nil && res[churn] != nil {
+		r := res.median(churn, "p99-ns") / res.median(steady, "p99-ns")
+		ts = append(ts, target{"memory store: p99 with expiry churn / p99 without", "≤ 2", r, r <= 2})
+	}
+	return ts
+}
+
+func (res results) writeTargets(out io.Writer) {
+	ts := res.targets()
+	if len(ts) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nTargets:")
+	fmt.Fprintln(out, "\n| target | goal | measured | met |")
+	fmt.Fprintln(out, "|---|---|---:|---|")
+	for _, t := range ts {
+		met := "no"
+		if t.met {
+			met = "yes"
+		}
+		fmt.Fprintf(out, "| %s | %s | %s | %s |\n", t.name, t.goal, num(t.value), met)
+	}
+}
+
+// num formats v with three significant digits, or "–" for NaN.
+func num(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	default:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+BenchmarkRead/session-2   	 100	 1100 ns/op	 1952 B/op	 14 allocs/op
+BenchmarkRead/session-2   	 100	 1300 ns/op	 1952 B/op	 14 allocs/op
+BenchmarkRead/scs-2       	 100	 10100 ns/op	 10408 B/op	 207 allocs/op
+BenchmarkRead/bare-2      	 100	 100 ns/op	 1328 B/op	 10 allocs/op
+BenchmarkReadParallel/session     	 100	 2000 ns/op	 1952 B/op	 14 allocs/op
+BenchmarkReadParallel/session-2   	 100	 1000 ns/op	 1952 B/op	 14 allocs/op
+BenchmarkReadParallel/bare     	 100	 100 ns/op	 1328 B/op	 10 allocs/op
+BenchmarkReadParallel/bare-2   	 100	 100 ns/op	 1328 B/op	 10 allocs/op
+BenchmarkMemoryStoreScale/steady-2 	 1	 900 ns/op	 300.5 B/session	 0 evicted	 500 p50-ns	 1000 p99-ns	 10 sessions	 1992 B/op	 16 allocs/op
+BenchmarkMemoryStoreScale/churn-2  	 1	 900 ns/op	 300.5 B/session	 1 evicted	 500 p50-ns	 3000 p99-ns	 10 sessions	 1992 B/op	 16 allocs/op
+PASS
+`
+
+func TestParseLine(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want series
+		ok   bool
+	}{
+		{"BenchmarkRead/gorilla-cookie-2 	 1	 5 ns/op", series{"Read", "gorilla-cookie", 2}, true},
+		{"BenchmarkRead/bare 	 1	 5 ns/op", series{"Read", "bare", 1}, true},
+		{"BenchmarkRead 	 1	 5 ns/op", series{}, false},
+		{"ok  	github.com/x	0.5s", series{}, false},
+		{"BenchmarkRead/bare 	 1	 x ns/op", series{}, false},
+	} {
+		got, _, ok := parseLine(tc.line)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("parseLine(%q) = %v, %v; want %v, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestTargets(t *testing.T) {
+	res := results{}
+	if err := res.parse(strings.NewReader(sample)); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.median(series{"Read", "session", 2}, "ns/op"); got != 1200 {
+		t.Errorf("median = %v, want 1200", got)
+	}
+	want := map[string]string{
+		"Read (2 CPU): overhead ratio to scs":                 "0.11 no",
+		"Read (2 CPU): allocs/op beyond bare":                 "4 yes",
+		"ReadParallel: throughput speed-up 1→2 CPUs":          "2 yes",
+		"memory store: heap per session beyond its value (B)": "300 yes", // 300.5 shown as 300
+		"memory store: p99 with expiry churn / p99 without":   "3 no",
+	}
+	got := map[string]string{}
+	for _, tg := range res.targets() {
+		met := "no"
+		if tg.met {
+			met = "yes"
+		}
+		got[tg.name] = num(tg.value) + " " + met
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: got %q, want %q", name, got[name], w)
+		}
+	}
+	var out strings.Builder
+	res.write(&out)
+	for _, s := range []string{"| Read (2 CPU) | session | 1200 | 1952 | 14 | 1100 | 4 | 0.11 |", "| churn | 10 |"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, out.String())
+		}
+	}
+}

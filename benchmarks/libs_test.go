@@ -1,0 +1,245 @@
+package benchmarks
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/gorilla/sessions"
+	"github.com/sessionid/session"
+)
+
+// cookieName is the session cookie's name for every library.
+const cookieName = "session"
+
+// library is one session library as a handler sees it: its middleware, and
+// reading and writing the int "n" the way the library's documentation does
+// it. Every workload runs the same handler code on top of these.
+type library struct {
+	name string
+	wrap func(http.Handler) http.Handler
+	get  func(r *http.Request) (int, bool)
+	set  func(w http.ResponseWriter, r *http.Request, n int) error
+}
+
+// libraryNames lists the libraries in the order the tables show them; "bare"
+// is the floor: the same handler and request plumbing with no sessions.
+var libraryNames = []string{"session", "scs", "gorilla-cookie", "gorilla-fs", "bare"}
+
+// newLibrary returns a fresh instance of the named library, closed at the
+// end of b.
+func newLibrary(b *testing.B, name string) *library {
+	b.Helper()
+	switch name {
+	case "session":
+		return newSession(b)
+	case "scs":
+		return newSCS(b)
+	case "gorilla-cookie":
+		return newGorilla(name, sessions.NewCookieStore(authKey))
+	case "gorilla-fs":
+		return newGorilla(name, sessions.NewFilesystemStore(b.TempDir(), authKey))
+	case "bare":
+		return &library{
+			name: name,
+			wrap: func(h http.Handler) http.Handler { return h },
+			get:  func(*http.Request) (int, bool) { return 1, true },
+			set:  func(http.ResponseWriter, *http.Request, int) error { return nil },
+		}
+	}
+	b.Fatalf("unknown library %q", name)
+	return nil
+}
+
+// newSession is this repository's library with its defaults: the memory
+// store, unsigned cookies.
+func newSession(b *testing.B) *library {
+	m, err := session.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return &library{
+		name: "session",
+		wrap: m.Handler,
+		get: func(r *http.Request) (int, bool) {
+			return session.Value[int](session.FromContext(r.Context()), "n")
+		},
+		set: func(_ http.ResponseWriter, r *http.Request, n int) error {
+			session.FromContext(r.Context()).Set("n", n)
+			return nil
+		},
+	}
+}
+
+// newSCS is scs with its defaults: the memstore, LoadAndSave.
+func newSCS(b *testing.B) *library {
+	sm := scs.New()
+	b.Cleanup(sm.Store.(*memstore.MemStore).StopCleanup)
+	return &library{
+		name: "scs",
+		wrap: sm.LoadAndSave,
+		get: func(r *http.Request) (int, bool) {
+			n := sm.GetInt(r.Context(), "n") // 0 when missing; stored values are ≥ 1
+			return n, n != 0
+		},
+		set: func(_ http.ResponseWriter, r *http.Request, n int) error {
+			sm.Put(r.Context(), "n", n)
+			return nil
+		},
+	}
+}
+
+// authKey authenticates gorilla's cookies, as its README shows.
+var authKey = bytes.Repeat([]byte("k"), 32)
+
+// newGorilla is gorilla/sessions with store: store.Get in the handler,
+// session.Save before the response is written. It has no middleware.
+func newGorilla(name string, store sessions.Store) *library {
+	return &library{
+		name: name,
+		wrap: func(h http.Handler) http.Handler { return h },
+		get: func(r *http.Request) (int, bool) {
+			s, err := store.Get(r, cookieName)
+			if err != nil {
+				return 0, false
+			}
+			n, ok := s.Values["n"].(int)
+			return n, ok
+		},
+		set: func(w http.ResponseWriter, r *http.Request, n int) error {
+			s, err := store.Get(r, cookieName) // the request's registry keeps it
+			if err != nil {
+				return err
+			}
+			s.Values["n"] = n
+			return s.Save(r, w)
+		},
+	}
+}
+
+// body is every handler's response.
+var body = []byte("ok\n")
+
+// The workloads' handlers, the same for every library.
+
+func readHandler(l *library) http.Handler {
+	return l.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := l.get(r); !ok {
+			http.Error(w, "no session value", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+}
+
+func writeHandler(l *library) http.Handler {
+	return l.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, ok := l.get(r)
+		if !ok {
+			http.Error(w, "no session value", http.StatusInternalServerError)
+			return
+		}
+		if err := l.set(w, r, n+1); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+}
+
+func createHandler(l *library) http.Handler {
+	return l.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := l.set(w, r, 1); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+}
+
+// serve runs one request: a shallow copy of base (gorilla caches its
+// sessions in the request, so each request must be a new one) and a new
+// recorder, as every library and the bare floor pay alike.
+func serve(h http.Handler, base *http.Request) *httptest.ResponseRecorder {
+	r := new(http.Request)
+	*r = *base
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// request returns a GET request carrying cookie, if not nil.
+func request(cookie *http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
+	return r
+}
+
+// sessionCookie returns the session cookie w sets, or nil.
+func sessionCookie(w *httptest.ResponseRecorder) *http.Cookie {
+	for _, c := range w.Result().Cookies() {
+		if c.Name == cookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+// newVisitor creates a session holding n=1, as a first visit does, and
+// returns its cookie. For the bare floor it returns nil.
+func newVisitor(b *testing.B, l *library) *http.Cookie {
+	b.Helper()
+	w := serve(createHandler(l), request(nil))
+	c := sessionCookie(w)
+	if w.Code != http.StatusOK || (c == nil) != (l.name == "bare") {
+		b.Fatalf("%s: creating a session: status %d, cookie %v", l.name, w.Code, c)
+	}
+	return c
+}
+
+// stored returns the value of n that a request with cookie sees.
+func stored(b *testing.B, l *library, cookie *http.Cookie) int {
+	b.Helper()
+	var n int
+	var ok bool
+	l.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, ok = l.get(r)
+	})).ServeHTTP(httptest.NewRecorder(), request(cookie))
+	if !ok {
+		b.Fatalf("%s: no value for the session's cookie", l.name)
+	}
+	return n
+}
+
+// checkLoads makes sure that cookie leads to a stored session, and that h
+// changes it by delta (following a new cookie as a browser would), so that a
+// benchmark never measures a library that silently starts a new session.
+func checkLoads(b *testing.B, l *library, h http.Handler, cookie *http.Cookie, delta int) {
+	b.Helper()
+	if l.name == "bare" {
+		return
+	}
+	before := stored(b, l, cookie)
+	if before != 1 {
+		b.Fatalf("%s: read back n=%d, want the 1 stored at creation", l.name, before)
+	}
+	w := serve(h, request(cookie))
+	if w.Code != http.StatusOK {
+		b.Fatalf("%s: status %d", l.name, w.Code)
+	}
+	if c := sessionCookie(w); c != nil {
+		if c.Value == "" || c.MaxAge < 0 {
+			b.Fatalf("%s: the session cookie was removed", l.name)
+		}
+		cookie = c
+	}
+	if after := stored(b, l, cookie); after != before+delta {
+		b.Fatalf("%s: n went from %d to %d, want +%d", l.name, before, after, delta)
+	}
+}

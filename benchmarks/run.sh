@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# run.sh runs the comparative benchmark suite and summarises it: benchstat
+# tables with one column per library, and the overhead ratios against the
+# project's targets (cmd/ratios). Everything lands in $OUT.
+#
+#   ./run.sh                          # -count 10, as documented in BENCHMARKS.md
+#   COUNT=6 BENCHTIME=0.5s ./run.sh   # a shorter run
+#
+# Settings (environment):
+#   COUNT            runs of every benchmark (default 10)
+#   BENCHTIME        -benchtime of the request workloads (default 1s)
+#   SCALE_BENCHTIME  -benchtime of BenchmarkMemoryStoreScale, in reads
+#                    (default 200000x)
+#   SESSION_BENCH_SESSIONS  sessions in the scale benchmark (default 1000000)
+#   CPUS             -cpu list of the parallel workloads (default "1,$(nproc)")
+#   OUT              output directory (default results)
+#   BENCHSTAT        benchstat command (default: go run …/benchstat@latest,
+#                    or a go-installed one if that fails)
+set -euo pipefail
+cd "$(dirname "$0")"
+export GOWORK=off
+
+COUNT=${COUNT:-10}
+BENCHTIME=${BENCHTIME:-1s}
+SCALE_BENCHTIME=${SCALE_BENCHTIME:-200000x}
+export SESSION_BENCH_SESSIONS=${SESSION_BENCH_SESSIONS:-1000000}
+CPUS=${CPUS:-1,$(nproc)}
+OUT=${OUT:-results}
+BENCHSTAT_PKG=golang.org/x/perf/cmd/benchstat@latest
+mkdir -p "$OUT"
+
+benchstat() {
+	if [ -n "${BENCHSTAT:-}" ]; then
+		$BENCHSTAT "$@"
+	elif go run "$BENCHSTAT_PKG" "$@" 2>/dev/null; then
+		:
+	else
+		go install "$BENCHSTAT_PKG"
+		"$(go env GOPATH)/bin/benchstat" "$@"
+	fi
+}
+
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "go: $(go version)"
+	echo "nproc: $(nproc)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "command: COUNT=$COUNT BENCHTIME=$BENCHTIME SCALE_BENCHTIME=$SCALE_BENCHTIME SESSION_BENCH_SESSIONS=$SESSION_BENCH_SESSIONS CPUS=$CPUS ./run.sh"
+} | tee "$OUT/machine.txt"
+
+# cpu_ticks prints the machine's total and stolen CPU ticks: on a virtual
+# machine, time the hypervisor gave to others is the main source of noise.
+cpu_ticks() {
+	awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print t, $9}' /proc/stat
+}
+read -r total0 steal0 < <(cpu_ticks)
+
+gotest() {
+	echo "== go test $*" >&2
+	go test -run '^$' -benchmem -timeout 0 "$@" .
+}
+
+# The request workloads at the default GOMAXPROCS and the parallel ones at
+# each of $CPUS, in $COUNT passes over every library rather than with -count,
+# so that a slow spell of a shared machine spreads over all the libraries
+# instead of landing on one.
+: >"$OUT/raw-requests.txt"
+for pass in $(seq 1 "$COUNT"); do
+	echo "== pass $pass of $COUNT" >&2
+	gotest -bench '^Benchmark(Read|Write|Create)$' -benchtime "$BENCHTIME" | tee -a "$OUT/raw-requests.txt"
+	gotest -bench '^Benchmark(Read|Write)Parallel$' -benchtime "$BENCHTIME" -cpu "$CPUS" | tee -a "$OUT/raw-requests.txt"
+done
+# The memory store at scale: filled once per scenario, then measured $COUNT
+# times.
+gotest -bench '^BenchmarkMemoryStoreScale$' -benchtime "$SCALE_BENCHTIME" -count "$COUNT" | tee "$OUT/raw-scale.txt"
+
+read -r total1 steal1 < <(cpu_ticks)
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+echo "stolen CPU time during the run: $(awk -v t="$((total1 - total0))" -v s="$((steal1 - steal0))" 'BEGIN{printf "%.1f%%", t ? 100*s/t : 0}')" | tee -a "$OUT/machine.txt"
+
+# benchstat makes a column of a sub-benchmark name only in key=value form.
+sed -E 's#^(Benchmark[A-Za-z]+)/#\1/lib=#' "$OUT/raw-requests.txt" >"$OUT/benchstat-input-requests.txt"
+sed -E 's#^(Benchmark[A-Za-z]+)/#\1/scenario=#' "$OUT/raw-scale.txt" >"$OUT/benchstat-input-scale.txt"
+{
+	benchstat -col /lib "$OUT/benchstat-input-requests.txt"
+	echo
+	benchstat -col /scenario "$OUT/benchstat-input-scale.txt"
+} >"$OUT/benchstat.txt"
+go run ./cmd/ratios "$OUT/raw-requests.txt" "$OUT/raw-scale.txt" >"$OUT/ratios.md"
+
+cat "$OUT/machine.txt" "$OUT/benchstat.txt" "$OUT/ratios.md"
+echo "results in $OUT/: machine.txt raw-*.txt benchstat.txt ratios.md" >&2
