@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"DeleteFollowsRenewals", testDeleteFollowsRenewals},
 		{"ConcurrentUpdatesOfDifferentKeys", testConcurrentUpdates},
 		{"ConcurrentUpdatesAndDelete", testConcurrentUpdatesAndDelete},
+		{"RenewRacingDelete", testRenewRacingDelete},
 		{"BinarySafe", testBinarySafe},
 		{"LargeValue", testLargeValue},
 		{"ContextCancelled", testContextCancelled},
@@ -433,6 +434,33 @@ func testConcurrentUpdatesAndDelete(t *testing.T, s session.Store) {
 		}()
 		wg.Wait()
 		requireGone(t, s, k, "no update racing a delete brings the record back")
+	}
+}
+
+func testRenewRacingDelete(t *testing.T, s session.Store) {
+	ctx := context.Background()
+	for round := 0; round < 20; round++ {
+		oldKey, newKey := key(t), key(t)
+		mustCreate(t, s, oldKey, record("alice", "a", "1"))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			err := s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, time.Second), now().Add(time.Minute))
+			if err != nil && !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("renew: %v", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, s.Delete(ctx, oldKey))
+		}()
+		wg.Wait()
+		// Whichever ran first, the session must be gone: a renewal after the
+		// delete finds nothing to move, and a delete after the renewal
+		// follows the tombstone to the new key.
+		requireGone(t, s, newKey, "a renewal racing a delete leaves no session behind")
+		requireGone(t, s, oldKey, "nor anything at the old key")
 	}
 }
 
