@@ -41,7 +41,7 @@ func (s *Session) commitLocked(w http.ResponseWriter) error {
 // createLocked stores a new session if anything was written to it: a
 // visitor who stores nothing gets no cookie and no record.
 func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
-	if len(s.set) == 0 && s.user == nil {
+	if !s.pending.writes() {
 		if s.expireCookie && s.cookieWritableLocked() {
 			s.m.cookie.expire(w, s.https())
 		}
@@ -54,12 +54,12 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		s.resetPendingLocked()
 		return nil
 	}
-	d, err := s.encodeLocked()
+	d, err := s.pending.delta(s.m.cfg.codec)
 	if err != nil {
 		return err
 	}
 	rec := &Record{
-		Values:           valuesOf(d),
+		Values:           d.Set, // the Delta is ours alone: no copy needed
 		User:             s.userLocked(),
 		CreatedAt:        now,
 		LastSeen:         now,
@@ -88,7 +88,9 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 	if err := s.m.cookie.set(w, s.https(), id, rec.ExpiresAt()); err != nil {
 		return err
 	}
-	fire(s.m.cfg.hooks.Created, ctx, s.eventLocked(key))
+	if hook := s.m.cfg.hooks.Created; hook != nil {
+		hook(ctx, s.eventLocked(key))
+	}
 	return s.m.enforceUserLimit(ctx, rec.User, key)
 }
 
@@ -98,7 +100,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 // changes follow it: a rotation then needs no second renewal, and a
 // handler's Renew or Login renews the new session again.
 func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
-	d, err := s.encodeLocked()
+	d, err := s.pending.delta(s.m.cfg.codec)
 	if err != nil {
 		return err
 	}
@@ -132,9 +134,11 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	if err := s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt()); err != nil {
 		return err
 	}
-	e := s.eventLocked(s.key)
-	e.PreviousTag = tagOf(oldKey)
-	fire(s.m.cfg.hooks.Renewed, ctx, e)
+	if hook := s.m.cfg.hooks.Renewed; hook != nil {
+		e := s.eventLocked(s.key)
+		e.PreviousTag = tagOf(oldKey)
+		hook(ctx, e)
+	}
 	if d.User != nil {
 		return s.m.enforceUserLimit(ctx, s.rec.User, s.key)
 	}
@@ -181,7 +185,7 @@ func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error 
 // idle deadline; with no changes, it only touches the session once per touch
 // interval.
 func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
-	d, err := s.encodeLocked()
+	d, err := s.pending.delta(s.m.cfg.codec)
 	if err != nil {
 		return err
 	}

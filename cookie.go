@@ -129,42 +129,64 @@ func (cc *cookieCodec) encode(id string) (string, error) {
 
 // set sends the cookie for id, expiring at expires if the cookie is
 // persistent. Every Set-Cookie also tells caches not to store it.
-// https says whether the request came over TLS.
+// set sends the cookie for id, expiring at expires if the cookie is
+// persistent; https says whether the request came over TLS. Every
+// Set-Cookie also tells caches not to store it.
 func (cc *cookieCodec) set(w http.ResponseWriter, https bool, id string, expires time.Time) error {
 	value, err := cc.encode(id)
 	if err != nil {
 		return err
 	}
-	c := cc.base(https)
-	c.Value = value
-	if cc.persistent {
-		c.Expires = expires.UTC()
+	if !cc.persistent {
+		expires = time.Time{}
 	}
-	cc.send(w, c)
+	cc.send(w, cc.line(value, expires, false, https))
 	return nil
 }
 
 // expire sends a cookie that removes ours from the browser.
 func (cc *cookieCodec) expire(w http.ResponseWriter, https bool) {
-	c := cc.base(https)
-	c.MaxAge = -1
-	cc.send(w, c)
+	cc.send(w, cc.line("", time.Time{}, true, https))
 }
 
-func (cc *cookieCodec) base(https bool) *http.Cookie {
-	secure := cc.forceSecure || cc.secure == secureAlways || (cc.secure == secureAuto && https)
-	return &http.Cookie{
-		Name:     cc.name,
-		Path:     cc.path,
-		Domain:   cc.domain,
-		Secure:   secure,
-		HttpOnly: true,
-		SameSite: cc.sameSite,
+// line writes the Set-Cookie header value in one allocation. Every part was
+// checked before: the name, path and domain by New, the value is an ID or
+// securecookie's base64, so nothing needs the escaping of http.Cookie.String.
+func (cc *cookieCodec) line(value string, expires time.Time, remove, https bool) string {
+	b := make([]byte, 0, 96+len(cc.name)+len(value)+len(cc.path)+len(cc.domain))
+	b = append(b, cc.name...)
+	b = append(b, '=')
+	b = append(b, value...)
+	b = append(b, "; Path="...)
+	b = append(b, cc.path...)
+	if cc.domain != "" {
+		b = append(b, "; Domain="...)
+		b = append(b, strings.TrimPrefix(cc.domain, ".")...)
 	}
+	if !expires.IsZero() {
+		b = append(b, "; Expires="...)
+		b = expires.UTC().AppendFormat(b, http.TimeFormat)
+	}
+	if remove {
+		b = append(b, "; Max-Age=0"...)
+	}
+	b = append(b, "; HttpOnly"...)
+	if cc.forceSecure || cc.secure == secureAlways || (cc.secure == secureAuto && https) {
+		b = append(b, "; Secure"...)
+	}
+	switch cc.sameSite {
+	case http.SameSiteLaxMode:
+		b = append(b, "; SameSite=Lax"...)
+	case http.SameSiteStrictMode:
+		b = append(b, "; SameSite=Strict"...)
+	case http.SameSiteNoneMode:
+		b = append(b, "; SameSite=None"...)
+	}
+	return string(b)
 }
 
-func (cc *cookieCodec) send(w http.ResponseWriter, c *http.Cookie) {
+func (cc *cookieCodec) send(w http.ResponseWriter, line string) {
 	h := w.Header()
-	h.Add("Set-Cookie", c.String())
-	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+	h["Set-Cookie"] = append(h["Set-Cookie"], line)
+	h["Cache-Control"] = append(h["Cache-Control"], `no-cache="Set-Cookie"`)
 }

@@ -375,3 +375,51 @@ func FuzzCookieRead(f *testing.F) {
 		}
 	})
 }
+
+// TestCookieLineMatchesNetHTTP checks the hand-written Set-Cookie against
+// what net/http writes for the same cookie: both must parse the same.
+func TestCookieLineMatchesNetHTTP(t *testing.T) {
+	expires := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	cases := []struct {
+		name    string
+		cfg     func(*config)
+		expires time.Time
+		remove  bool
+		https   bool
+	}{
+		{name: "defaults", cfg: func(*config) {}},
+		{name: "over TLS", cfg: func(*config) {}, https: true},
+		{name: "everything", cfg: func(c *config) {
+			c.cookieName, c.cookiePath, c.cookieDomain = "JSESSIONID", "/app", ".example.com"
+			c.sameSite, c.secure, c.persistent = http.SameSiteStrictMode, secureAlways, true
+		}, expires: expires},
+		{name: "__Host-, SameSite=None", cfg: func(c *config) {
+			c.cookieName, c.sameSite = "__Host-id", http.SameSiteNoneMode
+		}},
+		{name: "removal", cfg: func(c *config) { c.secure = secureNever }, remove: true, https: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			tc.cfg(&cfg)
+			cc := newCookieCodec(&cfg)
+			value := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+			if tc.remove {
+				value = ""
+			}
+			got, err := http.ParseSetCookie(cc.line(value, tc.expires, tc.remove, tc.https))
+			require.NoError(t, err)
+			want := &http.Cookie{Name: cfg.cookieName, Value: value, Path: cfg.cookiePath, Domain: cfg.cookieDomain,
+				Expires: tc.expires, HttpOnly: true, SameSite: cfg.sameSite,
+				Secure: cc.forceSecure || cfg.secure == secureAlways || (cfg.secure == secureAuto && tc.https)}
+			if tc.remove {
+				want.MaxAge = -1
+			}
+			wantParsed, err := http.ParseSetCookie(want.String())
+			require.NoError(t, err)
+			got.Raw, wantParsed.Raw = "", ""
+			got.RawExpires, wantParsed.RawExpires = "", ""
+			require.Equal(t, wantParsed, got)
+		})
+	}
+}

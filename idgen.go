@@ -61,7 +61,9 @@ func (g RandomIDGenerator) NewID() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("session: reading random ID: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	var out [43]byte // base64 of 32 bytes, without padding
+	base64.RawURLEncoding.Encode(out[:], b[:])
+	return string(out[:]), nil
 }
 
 // wellFormedID reports whether id has the shape of an ID this library can

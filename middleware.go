@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -130,12 +131,16 @@ func (m *Manager) bound(created, addr netip.Addr) bool {
 // the client's new ID, or the request may not come from the cookie's owner.
 func (m *Manager) reject(s *Session, reason RejectReason, key string) {
 	s.expireCookie = reason != RejectStaleID && reason != RejectIPMismatch
+	ctx := s.r.Context()
+	if m.cfg.hooks.Rejected == nil && !m.log.Enabled(ctx, slog.LevelDebug) {
+		return // neither would see the event: spare its tag and address
+	}
 	e := Event{Reason: reason, ClientIP: s.clientAddr()}
 	if key != "" {
 		e.Tag = tagOf(key)
 	}
-	m.log.DebugContext(s.r.Context(), "session: cookie rejected", "reason", reason.String(), "tag", e.Tag, "client", e.ClientIP)
-	fire(m.cfg.hooks.Rejected, s.r.Context(), e)
+	m.log.DebugContext(ctx, "session: cookie rejected", "reason", reason.String(), "tag", e.Tag, "client", e.ClientIP)
+	fire(m.cfg.hooks.Rejected, ctx, e)
 }
 
 // responseWriter saves the session at the first WriteHeader, Write, Flush or

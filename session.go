@@ -2,7 +2,6 @@ package session
 
 import (
 	"errors"
-	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -39,11 +38,7 @@ type Session struct {
 	rec     *Record // the record as last loaded or written; nil if none
 	isNew   bool    // the request came without a live session
 
-	// Pending changes, sent to the store at the next commit.
-	set      map[string]any
-	deleted  map[string]struct{}
-	cleared  bool
-	user     *string
+	pending  pending       // changes to values and user, sent at the next commit
 	renewTo  string        // new ID chosen by Renew, issued at commit
 	grace    time.Duration // grace of the pending renewal
 	rotating bool          // the pending renewal is WithRotation's, not the handler's
@@ -81,7 +76,7 @@ func (s *Session) IsNew() bool {
 func (s *Session) Get(key string) (any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.set[key]; ok {
+	if v, ok := s.pending.value(key); ok {
 		return v, true
 	}
 	data, ok := s.storedLocked(key)
@@ -99,10 +94,7 @@ func (s *Session) Get(key string) (any, bool) {
 // storedLocked returns the stored bytes of key, unless a pending change
 // removed them.
 func (s *Session) storedLocked(key string) ([]byte, bool) {
-	if s.rec == nil || s.cleared {
-		return nil, false
-	}
-	if _, gone := s.deleted[key]; gone {
+	if s.rec == nil || s.pending.hides(key) {
 		return nil, false
 	}
 	data, ok := s.rec.Values[key]
@@ -123,47 +115,36 @@ func Value[T any](s *Session, key string) (T, bool) {
 func (s *Session) Set(key string, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.set == nil {
-		s.set = make(map[string]any)
-	}
-	s.set[key] = v
-	delete(s.deleted, key)
+	s.pending.put(key, v)
 }
 
 // Delete removes key.
 func (s *Session) Delete(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.set, key)
-	if _, ok := s.storedLocked(key); ok {
-		if s.deleted == nil {
-			s.deleted = make(map[string]struct{})
-		}
-		s.deleted[key] = struct{}{}
-	}
+	_, stored := s.storedLocked(key)
+	s.pending.remove(key, stored)
 }
 
 // Clear removes every key.
 func (s *Session) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.set, s.deleted, s.cleared = nil, nil, true
+	s.pending.clear()
 }
 
 // Keys returns the session's keys, sorted.
 func (s *Session) Keys() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.set))
-	for k := range s.set {
-		keys = append(keys, k)
+	keys := make([]string, 0, len(s.pending.set))
+	for _, pv := range s.pending.set {
+		keys = append(keys, pv.key)
 	}
-	if s.rec != nil && !s.cleared {
+	if s.rec != nil {
 		for k := range s.rec.Values {
-			if _, gone := s.deleted[k]; !gone {
-				if _, dup := s.set[k]; !dup {
-					keys = append(keys, k)
-				}
+			if _, set := s.pending.value(k); !set && !s.pending.hides(k) {
+				keys = append(keys, k)
 			}
 		}
 	}
@@ -179,8 +160,8 @@ func (s *Session) User() string {
 }
 
 func (s *Session) userLocked() string {
-	if s.user != nil {
-		return *s.user
+	if s.pending.user != nil {
+		return *s.pending.user
 	}
 	if s.rec != nil {
 		return s.rec.User
@@ -256,7 +237,7 @@ func (s *Session) Login(user string) error {
 	if err := s.renewLocked(0); err != nil {
 		return err
 	}
-	s.user = &user
+	s.pending.user = &user
 	return nil
 }
 
@@ -278,7 +259,7 @@ func (s *Session) Invalidate() error {
 		s.expireCookie = true
 	}
 	s.rec, s.id, s.key, s.renewTo = nil, "", "", ""
-	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil
+	s.pending.reset()
 	s.resendCookie = false
 	return nil
 }
@@ -319,34 +300,6 @@ func (s *Session) clientAddr() netip.Addr {
 
 // resetPendingLocked forgets the changes that were just written.
 func (s *Session) resetPendingLocked() {
-	s.set, s.deleted, s.cleared, s.user = nil, nil, false, nil
+	s.pending.reset()
 	s.renewTo, s.grace, s.rotating = "", 0, false
-}
-
-// encodeLocked turns the pending value changes into a Delta.
-func (s *Session) encodeLocked() (Delta, error) {
-	d := Delta{Clear: s.cleared, User: s.user}
-	if len(s.set) > 0 {
-		d.Set = make(map[string][]byte, len(s.set))
-		for k, v := range s.set {
-			data, err := s.m.cfg.codec.Encode(v)
-			if err != nil {
-				return Delta{}, err
-			}
-			d.Set[k] = data
-		}
-	}
-	for k := range s.deleted {
-		d.Delete = append(d.Delete, k)
-	}
-	slices.Sort(d.Delete)
-	return d, nil
-}
-
-// valuesOf returns the values a new record holds: the pending sets.
-func valuesOf(d Delta) map[string][]byte {
-	if d.Set == nil {
-		return map[string][]byte{}
-	}
-	return maps.Clone(d.Set)
 }

@@ -1,0 +1,86 @@
+package session
+
+import "slices"
+
+// pending holds a request's changes to its session's values and user, until
+// the manager sends them to the store as a Delta. Requests change few keys,
+// so small slices serve better than maps: no hashing, and no map to allocate
+// for the common single Set.
+type pending struct {
+	set     []pendingValue // at most one entry per key
+	deleted []string       // stored keys to remove; never also in set
+	cleared bool           // every stored value is to go
+	user    *string        // a Login's user
+}
+
+type pendingValue struct {
+	key string
+	v   any
+}
+
+// value returns the value set for key in this request.
+func (p *pending) value(key string) (any, bool) {
+	for i := range p.set {
+		if p.set[i].key == key {
+			return p.set[i].v, true
+		}
+	}
+	return nil, false
+}
+
+// hides reports whether the stored value of key no longer counts.
+func (p *pending) hides(key string) bool {
+	return p.cleared || slices.Contains(p.deleted, key)
+}
+
+func (p *pending) put(key string, v any) {
+	if i := slices.Index(p.deleted, key); i >= 0 {
+		p.deleted = slices.Delete(p.deleted, i, i+1)
+	}
+	for i := range p.set {
+		if p.set[i].key == key {
+			p.set[i].v = v
+			return
+		}
+	}
+	p.set = append(p.set, pendingValue{key, v})
+}
+
+// remove drops key; stored says whether the store holds a value for it.
+func (p *pending) remove(key string, stored bool) {
+	p.set = slices.DeleteFunc(p.set, func(pv pendingValue) bool { return pv.key == key })
+	if stored && !slices.Contains(p.deleted, key) {
+		p.deleted = append(p.deleted, key)
+	}
+}
+
+func (p *pending) clear() {
+	p.set, p.deleted, p.cleared = nil, nil, true
+}
+
+// reset forgets every change, after they were written or dropped.
+func (p *pending) reset() { *p = pending{} }
+
+// writes reports whether the changes give a new session something to store.
+func (p *pending) writes() bool { return len(p.set) > 0 || p.user != nil }
+
+// delta encodes the changes with codec. The Delta owns its Set map, so a
+// new record can keep it as its values.
+func (p *pending) delta(codec Codec) (Delta, error) {
+	d := Delta{Clear: p.cleared, User: p.user}
+	if len(p.set) > 0 {
+		d.Set = make(map[string][]byte, len(p.set))
+		for _, pv := range p.set {
+			data, err := codec.Encode(pv.v)
+			if err != nil {
+				return Delta{}, err
+			}
+			d.Set[pv.key] = data
+		}
+	}
+	if len(p.deleted) > 0 {
+		d.Delete = slices.Clone(p.deleted)
+		slices.Sort(d.Delete)
+	}
+	return d, nil
+}
