@@ -2,6 +2,8 @@ module github.com/sessionid/session
 
 go 1.24
 
+toolchain go1.26.11
+
 require (
 	github.com/gorilla/securecookie v1.1.2
 	github.com/stretchr/testify v1.12.1

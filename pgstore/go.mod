@@ -2,6 +2,8 @@ module github.com/sessionid/session/pgstore
 
 go 1.25.0
 
+toolchain go1.26.11
+
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/sessionid/session v0.0.0
