@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,29 +45,53 @@ func newCookieCodec(c *config) *cookieCodec {
 	return cc
 }
 
-// read returns the session ID the request carries, "" if it carries none,
-// and why the cookie was refused if it carried one that is unusable. Among
-// several cookies of our name (a parent domain may set one too) the first
-// usable one wins.
-func (cc *cookieCodec) read(r *http.Request) (string, RejectReason) {
-	reason, seen := RejectReason(0), 0
+// cookieIDs are the usable IDs among the cookies of our name in a request,
+// in the order the browser sent them.
+type cookieIDs struct {
+	ids    [maxCookieCandidates]string
+	n      int
+	copies int // cookies of our name examined, usable or not
+}
+
+// first returns the first usable ID, or "".
+func (c *cookieIDs) first() string {
+	if c.n == 0 {
+		return ""
+	}
+	return c.ids[0]
+}
+
+// read returns the usable session IDs the request carries, and why a
+// cookie was refused if one was unusable. A request may carry several
+// cookies of our name: one set for a parent domain by a sibling host (cookie
+// tossing) can come first, so the manager tries each usable one.
+func (cc *cookieCodec) read(r *http.Request) (cookieIDs, RejectReason) {
+	var found cookieIDs
+	reason := RejectReason(0)
 	for _, line := range r.Header["Cookie"] {
-		for line != "" && seen < maxCookieCandidates {
+		for line != "" && found.copies < maxCookieCandidates {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
 			if !ok || name != cc.name {
 				continue
 			}
-			seen++
+			found.copies++
 			id, why := cc.decode(value)
-			if why == 0 {
-				return id, 0
+			if why != 0 {
+				reason = why
+				continue
 			}
-			reason = why
+			if !slices.Contains(found.ids[:found.n], id) {
+				found.ids[found.n] = id
+				found.n++
+			}
 		}
 	}
-	return "", reason
+	if found.n > 0 {
+		reason = 0 // a junk copy beside a usable cookie is not worth a rejection
+	}
+	return found, reason
 }
 
 // decode checks one cookie value and returns the ID in it.

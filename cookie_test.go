@@ -108,7 +108,8 @@ func TestCookieReadUnsigned(t *testing.T) {
 	cc := cookieCodecWith(nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, reason := cc.read(cookieRequest(tt.lines...))
+			ids, reason := cc.read(cookieRequest(tt.lines...))
+			id := ids.first()
 			require.Equal(t, tt.wantReason, reason, "reason %v", reason)
 			require.Equal(t, tt.wantID, id)
 		})
@@ -129,7 +130,8 @@ func TestCookieReadBoundsWork(t *testing.T) {
 	cc := cookieCodecWith(nil)
 	cc.signers = []securecookie.Codec{cookieCountingCodec{decodes: &decodes}}
 	line := strings.Repeat("session=junk; ", 1000)
-	id, reason := cc.read(cookieRequest(line, line))
+	ids, reason := cc.read(cookieRequest(line, line))
+	id := ids.first()
 	require.Empty(t, id)
 	require.Equal(t, RejectBadSignature, reason)
 	require.Equal(t, maxCookieCandidates, decodes, "only maxCookieCandidates copies may be verified")
@@ -177,7 +179,8 @@ func TestCookieReadSigned(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, reason := tt.cc.read(cookieRequest(tt.lines...))
+			ids, reason := tt.cc.read(cookieRequest(tt.lines...))
+			id := ids.first()
 			require.Equal(t, tt.wantReason, reason, "reason %v", reason)
 			require.Equal(t, tt.wantID, id)
 		})
@@ -191,7 +194,8 @@ func TestCookieReadSignedEmptyValueIsMalformed(t *testing.T) {
 	cc := cookieSigned(cookieKeyNew)
 	for _, line := range []string{"session=", `session=""`} {
 		t.Run(line, func(t *testing.T) {
-			id, reason := cc.read(cookieRequest(line))
+			ids, reason := cc.read(cookieRequest(line))
+			id := ids.first()
 			require.Empty(t, id)
 			require.Equal(t, RejectMalformedCookie, reason, "reason %v", reason)
 		})
@@ -206,7 +210,8 @@ func TestCookieReadSignedTampered(t *testing.T) {
 	end := strings.TrimRight(signed, "=")
 	for i := 0; i < len(end)-1; i++ {
 		tampered := cookieFlip(signed, i)
-		id, reason := cc.read(cookieRequest("session=" + tampered))
+		ids, reason := cc.read(cookieRequest("session=" + tampered))
+		id := ids.first()
 		require.Empty(t, id, "position %d", i)
 		require.Equal(t, RejectBadSignature, reason, "position %d", i)
 	}
@@ -222,7 +227,8 @@ func TestCookieEncodeUnsignedIsTheID(t *testing.T) {
 	sv, err := signed.encode(cookieID1)
 	require.NoError(t, err)
 	require.NotContains(t, sv, cookieID1, "a signed value wraps the ID")
-	id, reason := signed.read(cookieRequest("session=" + sv))
+	ids, reason := signed.read(cookieRequest("session=" + sv))
+	id := ids.first()
 	require.Zero(t, reason)
 	require.Equal(t, cookieID1, id)
 }
@@ -276,7 +282,8 @@ func TestCookieSet(t *testing.T) {
 
 			// What was set reads back.
 			r := cookieRequest(c.Name + "=" + c.Value)
-			id, reason := cc.read(r)
+			ids, reason := cc.read(r)
+			id := ids.first()
 			require.Zero(t, reason)
 			require.Equal(t, cookieID1, id)
 		})
@@ -291,10 +298,12 @@ func TestCookieSetSignedReadsBack(t *testing.T) {
 	require.Len(t, cookies, 1)
 	require.NotEqual(t, cookieID2, cookies[0].Value)
 
-	id, reason := cc.read(cookieRequest("session=" + cookies[0].Value))
+	ids, reason := cc.read(cookieRequest("session=" + cookies[0].Value))
+	id := ids.first()
 	require.Zero(t, reason)
 	require.Equal(t, cookieID2, id)
-	id, reason = cookieSigned(cookieKeyNew).read(cookieRequest("session=" + cookies[0].Value))
+	ids, reason = cookieSigned(cookieKeyNew).read(cookieRequest("session=" + cookies[0].Value))
+	id = ids.first()
 	require.Zero(t, reason, "signed with the first key")
 	require.Equal(t, cookieID2, id)
 }
@@ -353,7 +362,8 @@ func FuzzCookieRead(f *testing.F) {
 		r := cookieRequest(line1, line2)
 		header := line1 + "\n" + line2
 
-		id, reason := unsigned.read(r)
+		ids, reason := unsigned.read(r)
+		id := ids.first()
 		if reason != 0 {
 			require.Equal(t, RejectMalformedCookie, reason, "an unsigned cookie has no signature to reject")
 			require.Empty(t, id)
@@ -364,7 +374,8 @@ func FuzzCookieRead(f *testing.F) {
 				"accepted ID %q is not a cookie value in the header", id)
 		}
 
-		id, reason = signed.read(r)
+		ids, reason = signed.read(r)
+		id = ids.first()
 		if reason != 0 {
 			require.Contains(t, []RejectReason{RejectMalformedCookie, RejectBadSignature}, reason)
 			require.Empty(t, id)

@@ -147,7 +147,10 @@ func (m *Manager) liveUserSessions(ctx context.Context, user string) ([]KeyedRec
 }
 
 // InvalidateUser ends every session of user ("log out everywhere") and
-// returns how many ended.
+// returns how many ended, the current request's own session included: its
+// later changes are dropped. To keep the user logged in on this device (after
+// a password change, say), call the request's Session.Invalidate and then
+// Session.Login after InvalidateUser: that starts a fresh session.
 func (m *Manager) InvalidateUser(ctx context.Context, user string) (int, error) {
 	// Listing first costs a round trip but lets the Invalidated hook see
 	// every session that ends, as it does for Revoke.

@@ -42,15 +42,24 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // when the cookie names none that may be adopted. Only a store failure is an
 // error.
 func (m *Manager) load(s *Session) error {
-	id, reason := m.cookie.read(s.r)
+	found, reason := m.cookie.read(s.r)
 	if reason != 0 {
 		m.reject(s, reason, "")
-		return nil
 	}
-	if id == "" {
-		return nil
+	for _, id := range found.ids[:found.n] {
+		if err := m.adopt(s, id, 0); err != nil {
+			return err
+		}
+		if !s.isNew {
+			break
+		}
 	}
-	return m.adopt(s, id, 0)
+	if !s.isNew || found.copies > 1 {
+		// Adopted; or several cookies of our name came, and removing "ours"
+		// could delete the owner's live cookie rather than a tossed one.
+		s.expireCookie = false
+	}
+	return nil
 }
 
 // adopt makes the session stored for id the request's session, if it is
