@@ -1,0 +1,34 @@
+module github.com/sessionid/session/faulttest
+
+go 1.26.0
+
+toolchain go1.26.11
+
+replace (
+	github.com/sessionid/session => ../
+	github.com/sessionid/session/pgstore => ../pgstore
+	github.com/sessionid/session/redisstore => ../redisstore
+)
+
+require (
+	github.com/jackc/pgx/v5 v5.12.0
+	github.com/redis/go-redis/v9 v9.23.0
+	github.com/sessionid/session v0.0.0
+	github.com/sessionid/session/pgstore v0.0.0
+	github.com/sessionid/session/redisstore v0.0.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+)
