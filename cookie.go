@@ -178,36 +178,38 @@ func (cc *cookieCodec) expire(w http.ResponseWriter, https bool) {
 // checked before: the name, path and domain by New, the value is an ID or
 // securecookie's base64, so nothing needs the escaping of http.Cookie.String.
 func (cc *cookieCodec) line(value string, expires time.Time, remove, https bool) string {
-	b := make([]byte, 0, 96+len(cc.name)+len(value)+len(cc.path)+len(cc.domain))
-	b = append(b, cc.name...)
-	b = append(b, '=')
-	b = append(b, value...)
-	b = append(b, "; Path="...)
-	b = append(b, cc.path...)
+	var b strings.Builder
+	b.Grow(96 + len(cc.name) + len(value) + len(cc.path) + len(cc.domain))
+	b.WriteString(cc.name)
+	b.WriteByte('=')
+	b.WriteString(value)
+	b.WriteString("; Path=")
+	b.WriteString(cc.path)
 	if cc.domain != "" {
-		b = append(b, "; Domain="...)
-		b = append(b, strings.TrimPrefix(cc.domain, ".")...)
+		b.WriteString("; Domain=")
+		b.WriteString(strings.TrimPrefix(cc.domain, "."))
 	}
 	if !expires.IsZero() {
-		b = append(b, "; Expires="...)
-		b = expires.UTC().AppendFormat(b, http.TimeFormat)
+		var date [len(http.TimeFormat) + 8]byte
+		b.WriteString("; Expires=")
+		b.Write(expires.UTC().AppendFormat(date[:0], http.TimeFormat))
 	}
 	if remove {
-		b = append(b, "; Max-Age=0"...)
+		b.WriteString("; Max-Age=0")
 	}
-	b = append(b, "; HttpOnly"...)
+	b.WriteString("; HttpOnly")
 	if cc.forceSecure || cc.secure == secureAlways || (cc.secure == secureAuto && https) {
-		b = append(b, "; Secure"...)
+		b.WriteString("; Secure")
 	}
 	switch cc.sameSite {
 	case http.SameSiteLaxMode:
-		b = append(b, "; SameSite=Lax"...)
+		b.WriteString("; SameSite=Lax")
 	case http.SameSiteStrictMode:
-		b = append(b, "; SameSite=Strict"...)
+		b.WriteString("; SameSite=Strict")
 	case http.SameSiteNoneMode:
-		b = append(b, "; SameSite=None"...)
+		b.WriteString("; SameSite=None")
 	}
-	return string(b)
+	return b.String()
 }
 
 func (cc *cookieCodec) send(w http.ResponseWriter, line string) {
