@@ -1,13 +1,26 @@
 module github.com/sessionid/session/benchmarks
 
-go 1.24
+go 1.26.0
+
+toolchain go1.26.11
 
 require (
+	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/gorilla/sessions v1.4.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionid/session v0.0.0
+	github.com/sessionid/session/redisstore v0.0.0
 )
 
-require github.com/gorilla/securecookie v1.1.2 // indirect
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
 
-replace github.com/sessionid/session => ../
+replace (
+	github.com/sessionid/session => ../
+	github.com/sessionid/session/redisstore => ../redisstore
+)

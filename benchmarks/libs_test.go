@@ -23,6 +23,9 @@ type library struct {
 	wrap func(http.Handler) http.Handler
 	get  func(r *http.Request) (int, bool)
 	set  func(w http.ResponseWriter, r *http.Request, n int) error
+	// floor marks a floor such as "bare": no sessions, so no cookie and
+	// nothing to check.
+	floor bool
 }
 
 // libraryNames lists the libraries in the order the tables show them; "bare"
@@ -37,27 +40,28 @@ func newLibrary(b *testing.B, name string) *library {
 	case "session":
 		return newSession(b)
 	case "scs":
-		return newSCS(b)
+		return newSCS(b, nil)
 	case "gorilla-cookie":
 		return newGorilla(name, sessions.NewCookieStore(authKey))
 	case "gorilla-fs":
 		return newGorilla(name, sessions.NewFilesystemStore(b.TempDir(), authKey))
 	case "bare":
 		return &library{
-			name: name,
-			wrap: func(h http.Handler) http.Handler { return h },
-			get:  func(*http.Request) (int, bool) { return 1, true },
-			set:  func(http.ResponseWriter, *http.Request, int) error { return nil },
+			name:  name,
+			wrap:  func(h http.Handler) http.Handler { return h },
+			get:   func(*http.Request) (int, bool) { return 1, true },
+			set:   func(http.ResponseWriter, *http.Request, int) error { return nil },
+			floor: true,
 		}
 	}
 	b.Fatalf("unknown library %q", name)
 	return nil
 }
 
-// newSession is this repository's library with its defaults: the memory
-// store, unsigned cookies.
-func newSession(b *testing.B) *library {
-	m, err := session.New()
+// newSession is this repository's library with its defaults (the memory
+// store, unsigned cookies), or with opts.
+func newSession(b *testing.B, opts ...session.Option) *library {
+	m, err := session.New(opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,10 +79,16 @@ func newSession(b *testing.B) *library {
 	}
 }
 
-// newSCS is scs with its defaults: the memstore, LoadAndSave.
-func newSCS(b *testing.B) *library {
+// newSCS is scs with its defaults: the memstore, LoadAndSave; or with store
+// instead of the memstore, if not nil.
+func newSCS(b *testing.B, store scs.Store) *library {
 	sm := scs.New()
-	b.Cleanup(sm.Store.(*memstore.MemStore).StopCleanup)
+	if store == nil {
+		b.Cleanup(sm.Store.(*memstore.MemStore).StopCleanup)
+	} else {
+		sm.Store.(*memstore.MemStore).StopCleanup()
+		sm.Store = store
+	}
 	return &library{
 		name: "scs",
 		wrap: sm.LoadAndSave,
@@ -192,12 +202,12 @@ func sessionCookie(w *httptest.ResponseRecorder) *http.Cookie {
 }
 
 // newVisitor creates a session holding n=1, as a first visit does, and
-// returns its cookie. For the bare floor it returns nil.
+// returns its cookie. For a floor it returns nil.
 func newVisitor(b *testing.B, l *library) *http.Cookie {
 	b.Helper()
 	w := serve(createHandler(l), request(nil))
 	c := sessionCookie(w)
-	if w.Code != http.StatusOK || (c == nil) != (l.name == "bare") {
+	if w.Code != http.StatusOK || (c == nil) != l.floor {
 		b.Fatalf("%s: creating a session: status %d, cookie %v", l.name, w.Code, c)
 	}
 	return c
@@ -222,7 +232,7 @@ func stored(b *testing.B, l *library, cookie *http.Cookie) int {
 // benchmark never measures a library that silently starts a new session.
 func checkLoads(b *testing.B, l *library, h http.Handler, cookie *http.Cookie, delta int) {
 	b.Helper()
-	if l.name == "bare" {
+	if l.floor {
 		return
 	}
 	before := stored(b, l, cookie)

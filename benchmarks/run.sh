@@ -5,6 +5,7 @@
 #
 #   ./run.sh                          # -count 10, as documented in BENCHMARKS.md
 #   COUNT=6 BENCHTIME=0.5s ./run.sh   # a shorter run
+#   SESSION_TEST_REDIS_URL=redis://127.0.0.1:6379/0 ./run.sh   # with the Redis workloads
 #
 # Settings (environment):
 #   COUNT            runs of every benchmark (default 10)
@@ -13,6 +14,10 @@
 #                    (default 200000x)
 #   SESSION_BENCH_SESSIONS  sessions in the scale benchmark (default 1000000)
 #   CPUS             -cpu list of the parallel workloads (default "1,$(nproc)")
+#   SESSION_TEST_REDIS_URL  the Redis of BenchmarkRedisRead/Write, which run
+#                    only when it is set; they write under a random key
+#                    prefix and delete it
+#   REDIS_BENCHTIME  -benchtime of the Redis workloads (default $BENCHTIME)
 #   OUT              output directory (default results)
 #   BENCHSTAT        benchstat command (default: go run …/benchstat@latest,
 #                    or a go-installed one if that fails)
@@ -25,6 +30,7 @@ BENCHTIME=${BENCHTIME:-1s}
 SCALE_BENCHTIME=${SCALE_BENCHTIME:-200000x}
 export SESSION_BENCH_SESSIONS=${SESSION_BENCH_SESSIONS:-1000000}
 CPUS=${CPUS:-1,$(nproc)}
+REDIS_BENCHTIME=${REDIS_BENCHTIME:-$BENCHTIME}
 OUT=${OUT:-results}
 BENCHSTAT_PKG=golang.org/x/perf/cmd/benchstat@latest
 mkdir -p "$OUT"
@@ -46,7 +52,14 @@ benchstat() {
 	echo "nproc: $(nproc)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "command: COUNT=$COUNT BENCHTIME=$BENCHTIME SCALE_BENCHTIME=$SCALE_BENCHTIME SESSION_BENCH_SESSIONS=$SESSION_BENCH_SESSIONS CPUS=$CPUS ./run.sh"
+	if [ -n "${SESSION_TEST_REDIS_URL:-}" ]; then
+		# The address only: the URL may hold a password.
+		echo "redis: $(sed -E 's#^[a-z]+://([^@/]*@)?##; s#[/?].*$##' <<<"$SESSION_TEST_REDIS_URL")"
+		echo "command: SESSION_TEST_REDIS_URL=… COUNT=$COUNT BENCHTIME=$BENCHTIME REDIS_BENCHTIME=$REDIS_BENCHTIME SCALE_BENCHTIME=$SCALE_BENCHTIME SESSION_BENCH_SESSIONS=$SESSION_BENCH_SESSIONS CPUS=$CPUS ./run.sh"
+	else
+		echo "redis: SESSION_TEST_REDIS_URL not set, Redis workloads skipped"
+		echo "command: COUNT=$COUNT BENCHTIME=$BENCHTIME SCALE_BENCHTIME=$SCALE_BENCHTIME SESSION_BENCH_SESSIONS=$SESSION_BENCH_SESSIONS CPUS=$CPUS ./run.sh"
+	fi
 } | tee "$OUT/machine.txt"
 
 # cpu_ticks prints the machine's total and stolen CPU ticks: on a virtual
@@ -66,10 +79,15 @@ gotest() {
 # so that a slow spell of a shared machine spreads over all the libraries
 # instead of landing on one.
 : >"$OUT/raw-requests.txt"
+: >"$OUT/raw-redis.txt"
 for pass in $(seq 1 "$COUNT"); do
 	echo "== pass $pass of $COUNT" >&2
 	gotest -bench '^Benchmark(Read|Write|Create)$' -benchtime "$BENCHTIME" | tee -a "$OUT/raw-requests.txt"
 	gotest -bench '^Benchmark(Read|Write)Parallel$' -benchtime "$BENCHTIME" -cpu "$CPUS" | tee -a "$OUT/raw-requests.txt"
+	# The Redis workloads, at the default GOMAXPROCS, when there is a Redis.
+	if [ -n "${SESSION_TEST_REDIS_URL:-}" ]; then
+		gotest -bench '^BenchmarkRedis(Read|Write)$' -benchtime "$REDIS_BENCHTIME" | tee -a "$OUT/raw-redis.txt"
+	fi
 done
 # The memory store at scale: filled once per scenario, then measured $COUNT
 # times.
@@ -82,12 +100,17 @@ echo "stolen CPU time during the run: $(awk -v t="$((total1 - total0))" -v s="$(
 # benchstat makes a column of a sub-benchmark name only in key=value form.
 sed -E 's#^(Benchmark[A-Za-z]+)/#\1/lib=#' "$OUT/raw-requests.txt" >"$OUT/benchstat-input-requests.txt"
 sed -E 's#^(Benchmark[A-Za-z]+)/#\1/scenario=#' "$OUT/raw-scale.txt" >"$OUT/benchstat-input-scale.txt"
+sed -E 's#^(Benchmark[A-Za-z]+)/#\1/lib=#' "$OUT/raw-redis.txt" >"$OUT/benchstat-input-redis.txt"
 {
 	benchstat -col /lib "$OUT/benchstat-input-requests.txt"
 	echo
 	benchstat -col /scenario "$OUT/benchstat-input-scale.txt"
+	if grep -q '^BenchmarkRedis' "$OUT/raw-redis.txt"; then
+		echo
+		benchstat -col /lib "$OUT/benchstat-input-redis.txt"
+	fi
 } >"$OUT/benchstat.txt"
-go run ./cmd/ratios "$OUT/raw-requests.txt" "$OUT/raw-scale.txt" >"$OUT/ratios.md"
+go run ./cmd/ratios "$OUT/raw-requests.txt" "$OUT/raw-scale.txt" "$OUT/raw-redis.txt" >"$OUT/ratios.md"
 
 cat "$OUT/machine.txt" "$OUT/benchstat.txt" "$OUT/ratios.md"
 echo "results in $OUT/: machine.txt raw-*.txt benchstat.txt ratios.md" >&2

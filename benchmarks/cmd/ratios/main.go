@@ -2,7 +2,10 @@
 // … -benchmem, any -count, several files or standard input) and prints, as
 // Markdown, the median of every measurement per library and workload, each
 // library's overhead over the bare floor, the ratio of this library's
-// overhead to scs's, and where the project stands against its targets.
+// overhead to scs's, and where the project stands against its targets. The
+// Redis workloads (BenchmarkRedisRead, BenchmarkRedisWrite) get a table of
+// their own: their floor is "ping" (one PING per request), their ratio is of
+// time per request, and they add round trips and writes per request.
 //
 //	go run ./cmd/ratios raw.txt
 package main
@@ -28,6 +31,15 @@ const (
 
 // libraries lists the libraries in table order.
 var libraries = []string{ours, other, "gorilla-cookie", "gorilla-fs", floor}
+
+// The Redis workloads, in table order, their floor, and the units they
+// report besides time and memory.
+var (
+	redisWorkloads = []string{"RedisRead", "RedisWrite"}
+	redisFloor     = "ping"
+	redisLibraries = []string{ours, other, redisFloor}
+	redisUnits     = []string{"roundtrips/op", "writes/op", "server-us/op"}
+)
 
 // series identifies one benchmark: BenchmarkWorkload/library-procs.
 type series struct {
@@ -154,6 +166,18 @@ func (res results) overhead(w series, lib, unit string) float64 {
 }
 
 func (res results) write(out io.Writer) {
+	res.writeRequests(out)
+	res.writeScaling(out)
+	res.writeScale(out)
+	res.writeRedis(out)
+	res.writeTargets(out)
+}
+
+// writeRequests shows the request workloads measured against bare.
+func (res results) writeRequests(out io.Writer) {
+	if len(res.workloads()) == 0 {
+		return
+	}
 	fmt.Fprintln(out, "Medians of every run. Overhead = library − bare, in ns/op and allocs/op;")
 	fmt.Fprintf(out, "ratio = (%s − bare) / (%s − bare) in ns/op.\n\n", ours, other)
 	fmt.Fprintln(out, "| workload | library | ns/op | B/op | allocs/op | overhead ns/op | overhead allocs/op | ratio to scs |")
@@ -176,9 +200,6 @@ func (res results) write(out io.Writer) {
 				num(res.median(s, "ns/op")), num(res.median(s, "B/op")), num(res.median(s, "allocs/op")), oh, ohAllocs, ratio)
 		}
 	}
-	res.writeScaling(out)
-	res.writeScale(out)
-	res.writeTargets(out)
 }
 
 // label names a workload with its GOMAXPROCS.
@@ -251,6 +272,81 @@ func (res results) writeScale(out io.Writer) {
 	}
 }
 
+// redisSeries returns the Redis workloads measured, with their GOMAXPROCS,
+// in table order.
+func (res results) redisSeries() []series {
+	var out []series
+	for s := range res {
+		if s.library == ours && slices.Contains(redisWorkloads, s.workload) {
+			out = append(out, series{workload: s.workload, procs: s.procs})
+		}
+	}
+	slices.SortFunc(out, func(a, b series) int {
+		if c := slices.Index(redisWorkloads, a.workload) - slices.Index(redisWorkloads, b.workload); c != 0 {
+			return c
+		}
+		return a.procs - b.procs
+	})
+	return out
+}
+
+// writeRedis shows the Redis workloads: time and memory, what a request
+// sends to Redis, and the ratio of time per request to scs's.
+func (res results) writeRedis(out io.Writer) {
+	ws := res.redisSeries()
+	if len(ws) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\nRedis workloads (medians); beyond %s = library − %s in ns/op; ratio = library ÷ %s in ns/op:\n", redisFloor, redisFloor, other)
+	fmt.Fprintf(out, "\n| workload | library | ns/op | B/op | allocs/op | %s | beyond %s ns/op | ratio to scs |\n", strings.Join(redisUnits, " | "), redisFloor)
+	fmt.Fprintf(out, "|---|---|%s\n", strings.Repeat("---:|", 5+len(redisUnits)))
+	for _, w := range ws {
+		for _, lib := range redisLibraries {
+			s := series{w.workload, lib, w.procs}
+			if res[s] == nil {
+				continue
+			}
+			cells := []string{num(res.median(s, "ns/op")), num(res.median(s, "B/op")), num(res.median(s, "allocs/op"))}
+			for _, u := range redisUnits {
+				cells = append(cells, num(res.median(s, u)))
+			}
+			beyond, ratio := "", ""
+			if lib != redisFloor {
+				beyond = num(res.median(s, "ns/op") - res.median(series{w.workload, redisFloor, w.procs}, "ns/op"))
+				ratio = num(res.median(s, "ns/op") / res.median(series{w.workload, other, w.procs}, "ns/op"))
+			}
+			cells = append(cells, beyond, ratio)
+			fmt.Fprintf(out, "| %s | %s | %s |\n", label(w), lib, strings.Join(cells, " | "))
+		}
+	}
+}
+
+// redisTargets checks this library on Redis: a read is one round trip and
+// writes nothing; a write costs one round trip beyond the load (what a read
+// costs); either takes at most half of scs's time with its go-redis store.
+func (res results) redisTargets() []target {
+	var ts []target
+	for _, w := range res.redisSeries() {
+		s := series{w.workload, ours, w.procs}
+		switch w.workload {
+		case "RedisRead":
+			rt := res.median(s, "roundtrips/op")
+			ts = append(ts, target{label(w) + ": round trips/op", "≤ 1", rt, rt <= 1})
+			wr := res.median(s, "writes/op")
+			ts = append(ts, target{label(w) + ": writes/op", "0", wr, wr == 0})
+		case "RedisWrite":
+			rt := res.median(s, "roundtrips/op")
+			ts = append(ts, target{label(w) + ": round trips/op (load + update)", "≤ 2", rt, rt <= 2})
+			if load := res.median(series{"RedisRead", ours, w.procs}, "roundtrips/op"); !math.IsNaN(load) {
+				ts = append(ts, target{label(w) + ": round trips/op beyond the load (write − read)", "≤ 1", rt - load, rt-load <= 1})
+			}
+		}
+		r := res.median(s, "ns/op") / res.median(series{w.workload, other, w.procs}, "ns/op")
+		ts = append(ts, target{label(w) + ": time per request ÷ scs's (goredisstore)", "≤ 0.5", r, r <= 0.5})
+	}
+	return ts
+}
+
 // target is one of the project's goals, checked against the medians.
 type target struct {
 	name, goal string
@@ -298,7 +394,7 @@ func (res results) targets() []target {
 		r := res.median(churn, "p99-ns") / res.median(steady, "p99-ns")
 		ts = append(ts, target{"memory store: p99 with expiry churn / p99 without", "≤ 2", r, r <= 2})
 	}
-	return ts
+	return append(ts, res.redisTargets()...)
 }
 
 func (res results) writeTargets(out io.Writer) {

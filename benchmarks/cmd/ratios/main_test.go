@@ -16,6 +16,11 @@ BenchmarkReadParallel/bare     	 100	 100 ns/op	 1328 B/op	 10 allocs/op
 BenchmarkReadParallel/bare-2   	 100	 100 ns/op	 1328 B/op	 10 allocs/op
 BenchmarkMemoryStoreScale/steady-2 	 1	 900 ns/op	 300.5 B/session	 0 evicted	 500 p50-ns	 1000 p99-ns	 10 sessions	 1992 B/op	 16 allocs/op
 BenchmarkMemoryStoreScale/churn-2  	 1	 900 ns/op	 300.5 B/session	 1 evicted	 500 p50-ns	 3000 p99-ns	 10 sessions	 1992 B/op	 16 allocs/op
+BenchmarkRedisRead/session-2 	 100	 40000 ns/op	 1.000 roundtrips/op	 3.0 server-us/op	 0 writes/op	 3400 B/op	 43 allocs/op
+BenchmarkRedisRead/scs-2     	 100	 100000 ns/op	 1.000 roundtrips/op	 0 writes/op	 10848 B/op	 215 allocs/op
+BenchmarkRedisRead/ping-2    	 100	 30000 ns/op	 1.000 roundtrips/op	 0 writes/op	 1516 B/op	 16 allocs/op
+BenchmarkRedisWrite/session-2 	 100	 90000 ns/op	 2.000 roundtrips/op	 1.000 writes/op	 5564 B/op	 80 allocs/op
+BenchmarkRedisWrite/scs-2     	 100	 150000 ns/op	 2.000 roundtrips/op	 1.000 writes/op	 13508 B/op	 259 allocs/op
 PASS
 `
 
@@ -47,11 +52,17 @@ func TestTargets(t *testing.T) {
 		t.Errorf("median = %v, want 1200", got)
 	}
 	want := map[string]string{
-		"Read (2 CPU): overhead ratio to scs":                 "0.11 no",
-		"Read (2 CPU): allocs/op beyond bare":                 "4 yes",
-		"ReadParallel: throughput speed-up 1→2 CPUs":          "2 yes",
-		"memory store: heap per session beyond its value (B)": "300 yes", // 300.5 shown as 300
-		"memory store: p99 with expiry churn / p99 without":   "3 no",
+		"Read (2 CPU): overhead ratio to scs":                               "0.11 no",
+		"Read (2 CPU): allocs/op beyond bare":                               "4 yes",
+		"ReadParallel: throughput speed-up 1→2 CPUs":                        "2 yes",
+		"memory store: heap per session beyond its value (B)":               "300 yes", // 300.5 shown as 300
+		"memory store: p99 with expiry churn / p99 without":                 "3 no",
+		"RedisRead (2 CPU): round trips/op":                                 "1 yes",
+		"RedisRead (2 CPU): writes/op":                                      "0 yes",
+		"RedisRead (2 CPU): time per request ÷ scs's (goredisstore)":        "0.4 yes",
+		"RedisWrite (2 CPU): round trips/op (load + update)":                "2 yes",
+		"RedisWrite (2 CPU): round trips/op beyond the load (write − read)": "1 yes",
+		"RedisWrite (2 CPU): time per request ÷ scs's (goredisstore)":       "0.6 no",
 	}
 	got := map[string]string{}
 	for _, tg := range res.targets() {
@@ -68,9 +79,18 @@ func TestTargets(t *testing.T) {
 	}
 	var out strings.Builder
 	res.write(&out)
-	for _, s := range []string{"| Read (2 CPU) | session | 1200 | 1952 | 14 | 1100 | 4 | 0.11 |", "| churn | 10 |"} {
+	for _, s := range []string{"| Read (2 CPU) | session | 1200 | 1952 | 14 | 1100 | 4 | 0.11 |", "| churn | 10 |",
+		"| RedisRead (2 CPU) | session | 40000 | 3400 | 43 | 1 | 0 | 3 | 10000 | 0.4 |",
+		"| RedisWrite (2 CPU) | scs | 150000 | 13508 | 259 | 2 | 1 | – | – | 1 |"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
+		}
+	}
+	// Every table's separator row has as many columns as its header.
+	lines := strings.Split(out.String(), "\n")
+	for i := 1; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "|---") && strings.Count(lines[i], "|") != strings.Count(lines[i-1], "|") {
+			t.Errorf("separator %q does not match header %q", lines[i], lines[i-1])
 		}
 	}
 }

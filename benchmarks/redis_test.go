@@ -1,0 +1,366 @@
+package benchmarks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/goredisstore"
+	"github.com/redis/go-redis/v9"
+	"github.com/sessionid/session"
+	"github.com/sessionid/session/redisstore"
+)
+
+// The Redis workloads: the requests of BenchmarkRead and BenchmarkWrite with
+// the sessions in a real Redis,
+// this library's redisstore against scs's goredisstore, both on go-redis
+// clients with the same options. Besides time and allocations they report
+// what each request sends to Redis, counted by a go-redis hook on the
+// library's own client:
+//
+//   - roundtrips/op: one per command sent alone, one per pipeline;
+//   - writes/op: commands that Redis's command table (COMMAND INFO) flags
+//     "write", plus every script call (EVAL, EVALSHA, FCALL), which Redis
+//     does not flag because a script may or may not write; the only scripts
+//     these stores run write (redisstore's create and update scripts).
+//
+// The hook counts this client's commands only, where the server's INFO
+// commandstats also counts whatever else uses the same Redis. The
+// benchmarks read INFO commandstats before and after the timed loop as a
+// cross-check: when the server counted exactly the calls the hook saw (of
+// the commands the hook saw), nobody else ran those commands meanwhile, and
+// the delta of their execution time, divided by b.N, is reported as
+// server-us/op: the time Redis spent executing a request's commands, I/O
+// not included. Otherwise that metric is left out.
+
+// redisURLEnv names the Redis the workloads run on. They write only under a
+// key prefix of their own, random per run, and delete those keys afterwards.
+const redisURLEnv = "SESSION_TEST_REDIS_URL"
+
+// redisLibraryNames lists the libraries of the Redis workloads in table
+// order; "ping" is the floor: no sessions, and one PING per request, the
+// network's and go-redis's share of a request that makes one round trip.
+var redisLibraryNames = []string{"session", "scs", "ping"}
+
+// BenchmarkRedisRead: an existing session in Redis; the handler reads one
+// int.
+func BenchmarkRedisRead(b *testing.B) { benchRedis(b, readHandler, 0) }
+
+// BenchmarkRedisWrite: an existing session in Redis; the handler increments
+// the int.
+func BenchmarkRedisWrite(b *testing.B) { benchRedis(b, writeHandler, 1) }
+
+func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int) {
+	env := newRedisEnv(b)
+	for _, name := range redisLibraryNames {
+		b.Run(name, func(b *testing.B) {
+			c, cnt, prefix := env.client(b)
+			l := newRedisLibrary(b, name, c, prefix)
+			h := mk(l)
+			cookie := newVisitor(b, l)
+			checkLoads(b, l, h, cookie, delta) // also loads the stores' scripts
+			before := 0
+			if !l.floor {
+				before = stored(b, l, cookie)
+			}
+			base := request(cookie)
+			cnt.take()
+			stats0 := env.commandStats(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if w := serve(h, base); w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+			b.StopTimer()
+			trips, cmds := cnt.take()
+			serverUS, clean := env.serverTime(b, stats0, cmds)
+			writes := 0
+			for name, n := range cmds {
+				if env.isWrite(b, name) {
+					writes += n
+				}
+			}
+			b.ReportMetric(float64(trips)/float64(b.N), "roundtrips/op")
+			b.ReportMetric(float64(writes)/float64(b.N), "writes/op")
+			if clean {
+				b.ReportMetric(serverUS/float64(b.N), "server-us/op")
+			}
+			if testing.Verbose() {
+				b.Logf("b.N=%d: %d round trips; commands: %s; INFO commandstats agrees: %v", b.N, trips, commandMix(cmds), clean)
+			}
+			if !l.floor {
+				if after := stored(b, l, cookie); after != before+delta*b.N {
+					b.Fatalf("%s: n went from %d to %d in %d requests, want +%d each", name, before, after, b.N, delta)
+				}
+			}
+		})
+	}
+}
+
+// redisEnv is one run of a Redis workload: the server's address and
+// options, a client of its own for setup and cleanup, and the run's key
+// prefix.
+type redisEnv struct {
+	opt    *redis.Options
+	admin  *redis.Client
+	prefix string
+	n      int             // instances created, for their key prefixes
+	write  map[string]bool // command name → counted as a write
+}
+
+// newRedisEnv connects to the Redis named by SESSION_TEST_REDIS_URL, or
+// skips b. Every key under the run's prefix is deleted when b ends.
+func newRedisEnv(b *testing.B) *redisEnv {
+	b.Helper()
+	url := os.Getenv(redisURLEnv)
+	if url == "" {
+		b.Skipf("skipping the Redis workloads: %s is not set (e.g. %s=redis://127.0.0.1:6379/0; the benchmarks write only under a random key prefix and delete it)", redisURLEnv, redisURLEnv)
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		b.Fatalf("%s: %v", redisURLEnv, err) // not the URL itself: it may hold a password
+	}
+	opt.ContextTimeoutEnabled = true // as redisstore's documentation advises
+	e := &redisEnv{opt: opt, admin: redis.NewClient(cloneOptions(opt)), write: map[string]bool{}}
+	b.Cleanup(func() { _ = e.admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.admin.Ping(ctx).Err(); err != nil {
+		b.Fatalf("Redis at %s=%s:%d: %v", redisURLEnv, opt.Addr, opt.DB, err)
+	}
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	e.prefix = "sessionbench:" + hex.EncodeToString(r[:]) + ":"
+	b.Cleanup(func() { e.deleteKeys(b, e.prefix) })
+	return e
+}
+
+func cloneOptions(opt *redis.Options) *redis.Options {
+	o := *opt
+	return &o
+}
+
+// client returns a new client, its command counter and a key prefix of its
+// own, for one library instance; its keys are deleted when b ends.
+func (e *redisEnv) client(b *testing.B) (*redis.Client, *cmdCounter, string) {
+	e.n++
+	prefix := fmt.Sprintf("%s%d:", e.prefix, e.n)
+	c := redis.NewClient(cloneOptions(e.opt))
+	cnt := &cmdCounter{}
+	c.AddHook(cnt)
+	b.Cleanup(func() {
+		e.deleteKeys(b, prefix)
+		_ = c.Close()
+	})
+	return c, cnt, prefix
+}
+
+// deleteKeys deletes every key under prefix.
+func (e *redisEnv) deleteKeys(b *testing.B, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	iter := e.admin.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	flush := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		err := e.admin.Unlink(ctx, keys...).Err()
+		keys = keys[:0]
+		return err
+	}
+	var err error
+	for err == nil && iter.Next(ctx) {
+		if keys = append(keys, iter.Val()); len(keys) == 1000 {
+			err = flush()
+		}
+	}
+	if err == nil {
+		err = iter.Err()
+	}
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		b.Logf("deleting the benchmark's keys under %s: %v", prefix, err)
+	}
+}
+
+// isWrite reports whether the command name counts as a write: Redis flags
+// it "write" in its command table, or it runs a script.
+func (e *redisEnv) isWrite(b *testing.B, name string) bool {
+	if w, ok := e.write[name]; ok {
+		return w
+	}
+	w := false
+	switch name {
+	case "eval", "evalsha", "fcall":
+		w = true
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cmd := redis.NewCommandsInfoCmd(ctx, "command", "info", name)
+		_ = e.admin.Process(ctx, cmd)
+		infos, err := cmd.Result()
+		if err != nil || infos[name] == nil {
+			b.Fatalf("COMMAND INFO %s: %v, %v", name, infos, err)
+		}
+		w = slices.Contains(infos[name].Flags, "write")
+	}
+	e.write[name] = w
+	return w
+}
+
+// cmdStat is one line of INFO commandstats.
+type cmdStat struct {
+	calls int
+	usec  float64
+}
+
+// commandStats returns the server's INFO commandstats by command name.
+func (e *redisEnv) commandStats(b *testing.B) map[string]cmdStat {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := e.admin.Info(ctx, "commandstats").Result()
+	if err != nil {
+		b.Fatalf("INFO commandstats: %v", err)
+	}
+	stats := map[string]cmdStat{}
+	for line := range strings.Lines(info) {
+		// cmdstat_get:calls=6,usec=9,usec_per_call=1.46,rejected_calls=0,…
+		name, fields, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "cmdstat_")), ":")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var st cmdStat
+		for f := range strings.SplitSeq(fields, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "calls":
+				st.calls, _ = strconv.Atoi(v)
+			case "usec":
+				st.usec, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		stats[strings.ToLower(name)] = st
+	}
+	return stats
+}
+
+// serverTime returns the microseconds the server spent executing the
+// commands in cmds since before was taken, and whether the server's call
+// counts of those commands grew by exactly cmds (no one else ran them).
+func (e *redisEnv) serverTime(b *testing.B, before map[string]cmdStat, cmds map[string]int) (float64, bool) {
+	after := e.commandStats(b)
+	usec := 0.0
+	for name, n := range cmds {
+		if after[name].calls-before[name].calls != n {
+			return 0, false
+		}
+		usec += after[name].usec - before[name].usec
+	}
+	return usec, true
+}
+
+// newRedisLibrary returns the named library on client c, keeping its keys
+// under prefix.
+func newRedisLibrary(b *testing.B, name string, c *redis.Client, prefix string) *library {
+	b.Helper()
+	switch name {
+	case "session":
+		store, err := redisstore.New(c, redisstore.WithKeyPrefix(prefix))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return newSession(b, session.WithStore(store))
+	case "scs":
+		return newSCS(b, goredisstore.NewWithPrefix(c, prefix))
+	case "ping":
+		return &library{
+			name: name,
+			wrap: func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if err := c.Ping(r.Context()).Err(); err != nil {
+						http.Error(w, err.Error(), http.StatusInternalServerError)
+						return
+					}
+					h.ServeHTTP(w, r)
+				})
+			},
+			get:   func(*http.Request) (int, bool) { return 1, true },
+			set:   func(http.ResponseWriter, *http.Request, int) error { return nil },
+			floor: true,
+		}
+	}
+	b.Fatalf("unknown library %q", name)
+	return nil
+}
+
+// cmdCounter is a go-redis hook that counts a client's round trips (one per
+// command sent alone, one per pipeline) and its commands by name.
+type cmdCounter struct {
+	mu    sync.Mutex
+	trips int
+	cmds  map[string]int
+}
+
+func (c *cmdCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *cmdCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.record(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.record(cmds...)
+		return next(ctx, cmds)
+	}
+}
+
+func (c *cmdCounter) record(cmds ...redis.Cmder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmds == nil {
+		c.cmds = map[string]int{}
+	}
+	c.trips++
+	for _, cmd := range cmds {
+		c.cmds[cmd.Name()]++
+	}
+}
+
+// take returns the round trips and commands since the last take.
+func (c *cmdCounter) take() (int, map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	trips, cmds := c.trips, c.cmds
+	c.trips, c.cmds = 0, nil
+	return trips, cmds
+}
+
+// commandMix formats counts of commands as "get×10 set×10".
+func commandMix(cmds map[string]int) string {
+	names := make([]string, 0, len(cmds))
+	for name := range cmds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for i, name := range names {
+		names[i] = fmt.Sprintf("%s×%d", name, cmds[name])
+	}
+	return strings.Join(names, " ")
+}
