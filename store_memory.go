@@ -22,6 +22,14 @@ const sweepBatch = 256
 // expires: each shard keeps its records in a heap ordered by expiry, and the
 // sweeper pops only the expired ones.
 //
+// Records are kept in a compact form (under 300 bytes of heap for a session
+// of one small value, the value aside), not as the Records given to Create.
+// Load and UserSessions return Records built from it, with times in UTC. A
+// Record may be returned to several callers (the few built last are kept for
+// the next Loads of their keys), and its Values share memory with the store:
+// callers must not modify them, as the Store contract says. The store never
+// modifies a Record once it has returned it.
+//
 // Create one with NewMemoryStore; the zero value is not usable. A MemoryStore
 // is safe for concurrent use. Call Close to stop its sweeper.
 type MemoryStore struct {
@@ -44,15 +52,15 @@ type memShard struct {
 	mu      sync.RWMutex
 	entries map[string]*memEntry
 	expiry  expiryHeap
+	recent  [memRecentSlots]atomic.Pointer[builtRecord]
 }
 
 // memEntry is one record in a shard. rec is replaced, never modified, so a
-// Load can hand it out without copying.
+// Load can read it after releasing the lock.
 type memEntry struct {
-	key     string
-	rec     *Record
-	expires time.Time
-	index   int // position in the shard's expiry heap
+	key   string
+	rec   *memRecord
+	index int // position in the shard's expiry heap
 }
 
 // MemoryOption configures a MemoryStore.
@@ -139,7 +147,7 @@ func (s *MemoryStore) sweepEvery(interval time.Duration) {
 // is proportional to what expires, and it never holds a lock for more than
 // a small batch of evictions.
 func (s *MemoryStore) Sweep() int {
-	now := s.clock()
+	now := s.now()
 	n := 0
 	for i := range s.shards {
 		for {
@@ -155,17 +163,20 @@ func (s *MemoryStore) Sweep() int {
 
 // sweepShard evicts up to sweepBatch expired records of sh and reports
 // whether more may remain.
-func (s *MemoryStore) sweepShard(sh *memShard, now time.Time) (int, bool) {
+func (s *MemoryStore) sweepShard(sh *memShard, now int64) (int, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	for n := 0; n < sweepBatch; n++ {
-		if len(sh.expiry) == 0 || sh.expiry[0].expires.After(now) {
+		if len(sh.expiry) == 0 || sh.expiry[0].expires > now {
 			return n, false
 		}
-		s.removeLocked(sh, sh.expiry[0])
+		s.removeLocked(sh, sh.expiry[0].e)
 	}
 	return sweepBatch, true
 }
+
+// now returns the store's clock in Unix nanoseconds.
+func (s *MemoryStore) now() int64 { return nanos(s.clock()) }
 
 func (s *MemoryStore) shardIndex(key string) int {
 	return int(maphash.String(s.seed, key) % memShards)
@@ -180,18 +191,17 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sh := s.shard(key)
-	sh.mu.RLock()
-	var rec *Record
-	var expires time.Time
-	if e := sh.entries[key]; e != nil {
-		rec, expires = e.rec, e.expires
+	loc := s.locate(key)
+	loc.shard.mu.RLock()
+	var rec *memRecord
+	if e := loc.shard.entries[key]; e != nil {
+		rec = e.rec
 	}
-	sh.mu.RUnlock()
-	if rec == nil || !expires.After(s.clock()) {
+	loc.shard.mu.RUnlock()
+	if rec == nil || rec.expires() <= s.now() {
 		return nil, ErrNotFound
 	}
-	return rec, nil
+	return loc.record(rec), nil
 }
 
 // Create stores rec at key, or fails with ErrExists if key holds a live
@@ -200,13 +210,14 @@ func (s *MemoryStore) Create(ctx context.Context, key string, rec *Record) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	r := newMemRecord(rec)
 	sh := s.shard(key)
 	sh.mu.Lock()
 	if !s.claimLocked(sh, key) {
 		sh.mu.Unlock()
 		return ErrExists
 	}
-	s.insertLocked(sh, key, rec)
+	s.insertLocked(sh, key, r)
 	sh.mu.Unlock()
 	s.trim(key)
 	return nil
@@ -220,7 +231,7 @@ func (s *MemoryStore) claimLocked(sh *memShard, key string) bool {
 	if e == nil {
 		return true
 	}
-	if e.expires.After(s.clock()) {
+	if e.rec.expires() > s.now() {
 		return false
 	}
 	s.removeLocked(sh, e)
@@ -240,12 +251,15 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 		return ErrNotFound
 	}
 	old := e.rec
-	e.rec = d.Apply(old)
-	if e.rec.User != old.User {
-		s.unindex(old.User, key)
-		s.index(e.rec.User, key)
+	e.rec = old.apply(&d)
+	if e.rec.user != old.user {
+		s.unindex(old.user, key)
+		s.index(e.rec.user, key)
 	}
-	s.reschedule(sh, e)
+	if exp := e.rec.expires(); exp != old.expires() {
+		sh.expiry[e.index].expires = exp
+		heap.Fix(&sh.expiry, e.index)
+	}
 	return nil
 }
 
@@ -274,9 +288,9 @@ func (s *MemoryStore) deleteChain(key string) int {
 		e := sh.entries[key]
 		key = ""
 		if e != nil {
-			if t := e.rec.Tombstone; t != nil {
+			if t := e.rec.tomb; t != nil {
 				key = t.Next
-			} else if e.expires.After(s.clock()) {
+			} else if e.rec.expires() > s.now() {
 				live++
 			}
 			s.removeLocked(sh, e)
@@ -310,15 +324,11 @@ func (s *MemoryStore) renewLocked(oldKey, newKey string, d Delta, tomb *Tombston
 	if !s.claimLocked(newSh, newKey) {
 		return ErrExists
 	}
-	rec := d.Apply(old.rec)
+	rec := old.rec.apply(&d)
 	s.removeLocked(oldSh, old)
 	s.insertLocked(newSh, newKey, rec)
 	if tomb != nil {
-		s.insertLocked(oldSh, oldKey, &Record{
-			Tombstone:        tomb,
-			IdleDeadline:     tombExpires,
-			AbsoluteDeadline: tombExpires,
-		})
+		s.insertLocked(oldSh, oldKey, newMemTombstone(tomb, tombExpires))
 	}
 	return nil
 }
@@ -328,15 +338,19 @@ func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]KeyedRec
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	now := s.clock()
+	now := s.now()
 	var out []KeyedRecord
 	for _, key := range s.userKeys(user) {
 		sh := s.shard(key)
 		sh.mu.RLock()
-		if e := sh.entries[key]; e != nil && e.expires.After(now) && e.rec.User == user {
-			out = append(out, KeyedRecord{Key: key, Record: e.rec})
+		var rec *memRecord
+		if e := sh.entries[key]; e != nil {
+			rec = e.rec
 		}
 		sh.mu.RUnlock()
+		if rec != nil && rec.expires() > now && rec.tomb == nil && rec.user == user {
+			out = append(out, KeyedRecord{Key: key, Record: &rec.build().Record})
+		}
 	}
 	return out, nil
 }
@@ -391,36 +405,30 @@ func (s *MemoryStore) liveLocked(sh *memShard, key string) *memEntry {
 	if e == nil {
 		return nil
 	}
-	if !e.expires.After(s.clock()) {
+	if e.rec.expires() <= s.now() {
 		s.removeLocked(sh, e)
 		return nil
 	}
-	if e.rec.Tombstone != nil {
+	if e.rec.tomb != nil {
 		return nil
 	}
 	return e
 }
 
-func (s *MemoryStore) insertLocked(sh *memShard, key string, rec *Record) {
-	e := &memEntry{key: key, rec: rec, expires: rec.ExpiresAt()}
+func (s *MemoryStore) insertLocked(sh *memShard, key string, rec *memRecord) {
+	e := &memEntry{key: key, rec: rec}
 	sh.entries[key] = e
 	heap.Push(&sh.expiry, e)
 	s.count.Add(1)
-	s.index(rec.User, key)
+	s.index(rec.user, key)
 }
 
 func (s *MemoryStore) removeLocked(sh *memShard, e *memEntry) {
 	delete(sh.entries, e.key)
 	heap.Remove(&sh.expiry, e.index)
 	s.count.Add(-1)
-	s.unindex(e.rec.User, e.key)
-}
-
-func (s *MemoryStore) reschedule(sh *memShard, e *memEntry) {
-	if exp := e.rec.ExpiresAt(); !exp.Equal(e.expires) {
-		e.expires = exp
-		heap.Fix(&sh.expiry, e.index)
-	}
+	s.unindex(e.rec.user, e.key)
+	s.forget(e.key)
 }
 
 func (s *MemoryStore) index(user, key string) {
@@ -466,12 +474,12 @@ func (s *MemoryStore) trim(keep string) {
 
 func (s *MemoryStore) evictEarliest(keep string) bool {
 	var victim *memShard
-	var earliest time.Time
+	var earliest int64
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		if e := sh.expiry.earliestExcept(keep); e != nil && (victim == nil || e.expires.Before(earliest)) {
-			victim, earliest = sh, e.expires
+		if slot := sh.expiry.earliestExcept(keep); slot != nil && (victim == nil || slot.expires < earliest) {
+			victim, earliest = sh, slot.expires
 		}
 		sh.mu.RUnlock()
 	}
@@ -479,51 +487,9 @@ func (s *MemoryStore) evictEarliest(keep string) bool {
 		return false
 	}
 	victim.mu.Lock()
-	if e := victim.expiry.earliestExcept(keep); e != nil {
-		s.removeLocked(victim, e)
+	if slot := victim.expiry.earliestExcept(keep); slot != nil {
+		s.removeLocked(victim, slot.e)
 	}
 	victim.mu.Unlock()
 	return true
-}
-
-// expiryHeap orders a shard's entries by expiry, earliest first.
-type expiryHeap []*memEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *expiryHeap) Push(x any) {
-	e := x.(*memEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-
-// earliestExcept returns the entry closest to expiry other than keep: the
-// root, or else the earlier of its two children.
-func (h expiryHeap) earliestExcept(keep string) *memEntry {
-	var best *memEntry
-	for i := 0; i < len(h) && i < 3; i++ {
-		if h[i].key == keep {
-			continue
-		}
-		if i == 0 {
-			return h[0]
-		}
-		if best == nil || h[i].expires.Before(best.expires) {
-			best = h[i]
-		}
-	}
-	return best
-}
-
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
 }

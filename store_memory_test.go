@@ -371,7 +371,7 @@ func TestMemoryStoreUpdateMissingNeverResurrects(t *testing.T) {
 				require.ErrorIs(t, err, ErrNotFound, "Update must never create a record")
 			} else {
 				require.NoError(t, err)
-				require.Same(t, before, after, "a tombstone must not be changed by Update")
+				require.Equal(t, before, after, "a tombstone must not be changed by Update")
 				require.Empty(t, after.Values)
 			}
 			require.LessOrEqual(t, s.Len(), lenBefore)
@@ -633,8 +633,8 @@ func TestMemoryStoreRenewFailures(t *testing.T) {
 			// A failed Renew changes nothing.
 			oldAfter, _ := s.Load(ctx, tt.oldKey)
 			newAfter, _ := s.Load(ctx, tt.newKey)
-			require.Same(t, oldBefore, oldAfter)
-			require.Same(t, newBefore, newAfter)
+			require.Equal(t, oldBefore, oldAfter)
+			require.Equal(t, newBefore, newAfter)
 		})
 	}
 }
@@ -749,7 +749,7 @@ func TestMemoryStoreLoadHonoursExpiry(t *testing.T) {
 			keys := memUserKeys(t, s, "alice")
 			if tt.wantAlive {
 				require.NoError(t, err)
-				require.Same(t, rec, got)
+				require.Equal(t, rec, got)
 				require.Equal(t, []string{"key"}, keys)
 			} else {
 				require.ErrorIs(t, err, ErrNotFound)
@@ -975,7 +975,7 @@ func TestMemoryStoreUserIndex(t *testing.T) {
 		for _, kr := range krs {
 			got, err := s.Load(ctx, kr.Key)
 			require.NoError(t, err)
-			require.Same(t, got, kr.Record)
+			require.Equal(t, got, kr.Record)
 		}
 	})
 	t.Run("anonymous sessions are not indexed", func(t *testing.T) {
@@ -1174,7 +1174,8 @@ func TestMemoryStoreConcurrentMixedOperations(t *testing.T) {
 		sh.mu.RLock()
 		require.Len(t, sh.expiry, len(sh.entries), "shard %d heap and map disagree", i)
 		for _, e := range sh.entries {
-			require.Same(t, e, sh.expiry[e.index], "heap index of %s", e.key)
+			require.Same(t, e, sh.expiry[e.index].e, "heap index of %s", e.key)
+			require.Equal(t, e.rec.expires(), sh.expiry[e.index].expires, "heap expiry of %s", e.key)
 		}
 		total += len(sh.entries)
 		sh.mu.RUnlock()

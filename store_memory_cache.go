@@ -1,0 +1,49 @@
+package session
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
+
+// memRecentSlots is how many Records each shard of a MemoryStore keeps at
+// hand, so that a session read again soon (a page and the requests it
+// makes, concurrent requests) costs no new Record: a Record with its Values
+// map takes about 600 bytes to build, more than the rest of a Load. With 32
+// shards, at most 512 Records are kept this way, whatever the number of
+// sessions; a session whose slot another one took is built again.
+const memRecentSlots = 16
+
+// memLocation is where a key lives in a MemoryStore: its shard and the slot
+// of that shard that may hold a Record recently built for it.
+type memLocation struct {
+	shard *memShard
+	slot  *atomic.Pointer[builtRecord]
+}
+
+func (s *MemoryStore) locate(key string) memLocation {
+	h := maphash.String(s.seed, key)
+	sh := &s.shards[h%memShards]
+	return memLocation{sh, &sh.recent[h/memShards%memRecentSlots]}
+}
+
+// record returns the Record of rec, the record now at the location's key: the
+// one in the slot if it was built from rec, or else a new one, left in the
+// slot. Since rec is never modified, a Record built from it is valid for as
+// long as rec is the key's record.
+func (l memLocation) record(rec *memRecord) *Record {
+	if c := l.slot.Load(); c != nil && c.from == rec {
+		return &c.Record
+	}
+	c := rec.build()
+	l.slot.Store(c)
+	return &c.Record
+}
+
+// forget empties the slot of key, so that the values of a record that was
+// removed are not kept longer than the record. (A Load racing with the
+// removal may fill the slot again; what it leaves there is never returned,
+// since it was built from a record that no key holds any more, and goes
+// when another Load takes the slot.)
+func (s *MemoryStore) forget(key string) {
+	s.locate(key).slot.Store(nil)
+}
