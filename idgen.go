@@ -74,15 +74,20 @@ func wellFormedID(id string) bool {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		if !base64URLChar[id[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// base64URLChar marks the bytes of the base64url alphabet.
+var base64URLChar = func() (table [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		table[c] = true
+	}
+	return table
+}()
 
 // newID asks gen for an ID and checks its shape.
 func newID(gen IDGenerator) (string, error) {
