@@ -105,12 +105,9 @@ func (cc *cookieCodec) decode(value string) (string, RejectReason) {
 		}
 		return value, 0
 	}
-	if !signedShape(value) {
-		return "", RejectMalformedCookie
-	}
 	var raw []byte
 	if err := securecookie.DecodeMulti(cc.name, value, &raw, cc.signers...); err != nil {
-		if isMACError(err) {
+		if isMACError(err) && signedShape(value) {
 			return "", RejectBadSignature
 		}
 		return "", RejectMalformedCookie
@@ -123,7 +120,8 @@ func (cc *cookieCodec) decode(value string) (string, RejectReason) {
 
 // signedShape reports whether value could be securecookie's output (non-empty
 // base64url), so that a bad signature is only reported for a cookie that
-// could carry one: an empty or garbled value is malformed.
+// could carry one: an empty or garbled value is malformed. It runs only on
+// values securecookie refused, so a good cookie is decoded once.
 func signedShape(value string) bool {
 	n, err := base64.URLEncoding.Decode(make([]byte, base64.URLEncoding.DecodedLen(len(value))), []byte(value))
 	return err == nil && n > 0
