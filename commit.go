@@ -29,8 +29,7 @@ func (s *Session) commitLocked(w http.ResponseWriter) error {
 		// A hijacked connection's response carries no cookie: a new ID
 		// would lock the client out, so the session keeps its ID.
 		s.m.log.WarnContext(ctx, "session: renewal skipped: the connection was hijacked", "tag", tagOf(s.key))
-		s.renewTo, s.rotating = "", false
-		return s.updateLocked(ctx, w, now)
+		return s.keepIDLocked(ctx, w, now)
 	case s.renewTo != "":
 		return s.renewStoredLocked(ctx, w, now)
 	default:
@@ -109,8 +108,7 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	err = s.moveLocked(ctx, d, now)
 	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
 		if s.rotating {
-			s.renewTo = ""
-			return s.updateLocked(ctx, w, now)
+			return s.keepIDLocked(ctx, w, now)
 		}
 		oldKey = s.key
 		err = s.moveLocked(ctx, d, now)
@@ -123,8 +121,7 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 		// A rotation is not the handler's request: when the store cannot
 		// renew now, the session keeps its ID until a later request.
 		s.m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(s.key), "error", err)
-		s.renewTo, s.rotating = "", false
-		return s.updateLocked(ctx, w, now)
+		return s.keepIDLocked(ctx, w, now)
 	}
 	if err != nil {
 		return fmt.Errorf("session: renewing: %w", err)
@@ -143,6 +140,13 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 		return s.m.enforceUserLimit(ctx, s.rec.User, s.key)
 	}
 	return nil
+}
+
+// keepIDLocked drops the pending renewal and saves the changes under the
+// session's current ID.
+func (s *Session) keepIDLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
+	s.renewTo, s.grace, s.rotating = "", 0, false
+	return s.updateLocked(ctx, w, now)
 }
 
 // moveLocked renews the stored session from s.id to s.renewTo (or a fresh
