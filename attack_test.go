@@ -125,18 +125,22 @@ func attackRepeat(s string, n int) []string {
 	return out
 }
 
+// attackCookieModes are the two kinds of cookie every hostile input is tried
+// against: a bare ID, and an ID signed with WithSigningKeys.
+var attackCookieModes = []struct {
+	name   string
+	opts   []Option
+	signed bool
+}{
+	{"unsigned", nil, false},
+	{"signed", []Option{WithSigningKeys(attackSigningKey)}, true},
+}
+
 // TestAttackMalformedCookies sends hostile Cookie headers through the
 // middleware: each gets a fresh, empty session (and a fresh server-issued ID
 // once it writes), never panics, and never makes the store Load garbage.
 func TestAttackMalformedCookies(t *testing.T) {
-	for _, mode := range []struct {
-		name   string
-		opts   []Option
-		signed bool
-	}{
-		{"unsigned", nil, false},
-		{"signed", []Option{WithSigningKeys(attackSigningKey)}, true},
-	} {
+	for _, mode := range attackCookieModes {
 		t.Run(mode.name, func(t *testing.T) {
 			h := newHarness(t, mode.opts...)
 			victim := h.newSession() // data that must never leak to garbage
@@ -279,14 +283,7 @@ func attackRawGet(t *testing.T, addr, path string, lines []string) (*http.Respon
 // bytes: 400) before the middleware sees them; every other one gets a fresh,
 // empty session with no store load for garbage, and nothing panics.
 func TestAttackMalformedCookiesOverTCP(t *testing.T) {
-	for _, mode := range []struct {
-		name   string
-		opts   []Option
-		signed bool
-	}{
-		{"unsigned", nil, false},
-		{"signed", []Option{WithSigningKeys(attackSigningKey)}, true},
-	} {
+	for _, mode := range attackCookieModes {
 		t.Run(mode.name, func(t *testing.T) {
 			h := newHarness(t, mode.opts...)
 			victim := h.newSession()
