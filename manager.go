@@ -163,7 +163,7 @@ func (m *Manager) InvalidateUser(ctx context.Context, user string) (int, error) 
 		return n, fmt.Errorf("session: invalidating sessions of user: %w", err)
 	}
 	for _, kr := range recs {
-		fire(m.cfg.hooks.Invalidated, ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
+		m.endedByManager(ctx, user, kr)
 	}
 	return n, nil
 }
@@ -190,10 +190,18 @@ func (m *Manager) Revoke(ctx context.Context, handle string) error {
 		if err := m.store.Delete(ctx, kr.Key); err != nil {
 			return fmt.Errorf("session: revoking: %w", err)
 		}
-		fire(m.cfg.hooks.Invalidated, ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
+		m.endedByManager(ctx, user, kr)
 		return nil
 	}
 	return ErrUnknownHandle
+}
+
+// endedByManager tells the Invalidated hook of a session of user that a
+// Manager method (not its own request) ended.
+func (m *Manager) endedByManager(ctx context.Context, user string, kr KeyedRecord) {
+	if hook := m.cfg.hooks.Invalidated; hook != nil {
+		hook(ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
+	}
 }
 
 // handleOf names a user's session for Revoke: the user (so that Revoke finds
@@ -237,7 +245,7 @@ func (m *Manager) enforceUserLimit(ctx context.Context, user, keep string) error
 			return fmt.Errorf("session: ending oldest session of user: %w", err)
 		}
 		excess--
-		fire(m.cfg.hooks.Invalidated, ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
+		m.endedByManager(ctx, user, kr)
 	}
 	return nil
 }
