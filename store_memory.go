@@ -1,7 +1,6 @@
 package session
 
 import (
-	"container/heap"
 	"context"
 	"hash/maphash"
 	"sync"
@@ -210,7 +209,22 @@ func (s *MemoryStore) Create(ctx context.Context, key string, rec *Record) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := newMemRecord(rec)
+	return s.insertNew(key, newMemRecord(rec))
+}
+
+// createCompact is Create for a record whose Values are nil and whose
+// values are given already encoded (see applyValues): the manager creates
+// sessions so, without building a map that the store would only encode.
+// The store keeps values, which must not be modified afterwards.
+func (s *MemoryStore) createCompact(ctx context.Context, key string, rec *Record, values []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.insertNew(key, newMemRecordValues(rec, values))
+}
+
+// insertNew stores r at key, or fails with ErrExists.
+func (s *MemoryStore) insertNew(key string, r *memRecord) error {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	if !s.claimLocked(sh, key) {
@@ -258,7 +272,7 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 	}
 	if exp := e.rec.expires(); exp != old.expires() {
 		sh.expiry[e.index].expires = exp
-		heap.Fix(&sh.expiry, e.index)
+		sh.expiry.fix(e.index)
 	}
 	return nil
 }
@@ -418,14 +432,14 @@ func (s *MemoryStore) liveLocked(sh *memShard, key string) *memEntry {
 func (s *MemoryStore) insertLocked(sh *memShard, key string, rec *memRecord) {
 	e := &memEntry{key: key, rec: rec}
 	sh.entries[key] = e
-	heap.Push(&sh.expiry, e)
+	sh.expiry.push(e)
 	s.count.Add(1)
 	s.index(rec.user, key)
 }
 
 func (s *MemoryStore) removeLocked(sh *memShard, e *memEntry) {
 	delete(sh.entries, e.key)
-	heap.Remove(&sh.expiry, e.index)
+	sh.expiry.remove(e.index)
 	s.count.Add(-1)
 	s.unindex(e.rec.user, e.key)
 	s.forget(e.key)
