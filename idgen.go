@@ -51,19 +51,32 @@ type RandomIDGenerator struct {
 // NewID returns 32 random bytes encoded as base64url without padding. An
 // error from the random source is returned with no ID.
 func (g RandomIDGenerator) NewID() (string, error) {
-	var b [idBytes]byte
-	var err error
 	if g.Reader == nil {
-		_, err = rand.Read(b[:])
-	} else {
-		_, err = io.ReadFull(g.Reader, b[:])
+		return newRandomID()
 	}
-	if err != nil {
+	b := make([]byte, idBytes)
+	if _, err := io.ReadFull(g.Reader, b); err != nil {
 		return "", fmt.Errorf("session: reading random ID: %w", err)
 	}
+	return encodeID(b), nil
+}
+
+// newRandomID is NewID from crypto/rand. Kept apart from the io.Reader path,
+// its buffer does not escape to the heap: the ID string is the only
+// allocation.
+func newRandomID() (string, error) {
+	var b [idBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("session: reading random ID: %w", err)
+	}
+	return encodeID(b[:]), nil
+}
+
+// encodeID returns the 32 bytes of b as base64url without padding.
+func encodeID(b []byte) string {
 	var out [43]byte // base64 of 32 bytes, without padding
-	base64.RawURLEncoding.Encode(out[:], b[:])
-	return string(out[:]), nil
+	base64.RawURLEncoding.Encode(out[:], b)
+	return string(out[:])
 }
 
 // wellFormedID reports whether id has the shape of an ID this library can
