@@ -210,8 +210,20 @@ func (cc *cookieCodec) line(value string, expires time.Time, remove, https bool)
 	return b.String()
 }
 
+// noCacheSetCookie keeps shared caches from storing a Set-Cookie.
+const noCacheSetCookie = `no-cache="Set-Cookie"`
+
 func (cc *cookieCodec) send(w http.ResponseWriter, line string) {
 	h := w.Header()
-	h["Set-Cookie"] = append(h["Set-Cookie"], line)
-	h["Cache-Control"] = append(h["Cache-Control"], `no-cache="Set-Cookie"`)
+	cookies, cacheControl := h["Set-Cookie"], h["Cache-Control"]
+	if cookies == nil && cacheControl == nil {
+		// The usual case, both headers new: one allocation holds both
+		// values. Each slice's capacity ends at its value, so appending to
+		// one copies it rather than writing over the other.
+		both := []string{line, noCacheSetCookie}
+		h["Set-Cookie"], h["Cache-Control"] = both[0:1:1], both[1:2:2]
+		return
+	}
+	h["Set-Cookie"] = append(cookies, line)
+	h["Cache-Control"] = append(cacheControl, noCacheSetCookie)
 }

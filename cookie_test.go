@@ -434,3 +434,24 @@ func TestCookieLineMatchesNetHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestCookieSendSharesNoHeaderValues checks the single allocation behind a
+// Set-Cookie and its cache directive: headers added to either afterwards,
+// or already there before, leave the other intact.
+func TestCookieSendSharesNoHeaderValues(t *testing.T) {
+	cc := newCookieCodec(&config{cookieName: DefaultCookieName, cookiePath: "/", sameSite: http.SameSiteLaxMode})
+
+	w := httptest.NewRecorder()
+	cc.send(w, "a=1")
+	w.Header().Add("Set-Cookie", "b=2")
+	w.Header().Add("Cache-Control", "private")
+	require.Equal(t, []string{"a=1", "b=2"}, w.Header().Values("Set-Cookie"))
+	require.Equal(t, []string{`no-cache="Set-Cookie"`, "private"}, w.Header().Values("Cache-Control"))
+
+	w = httptest.NewRecorder()
+	w.Header().Set("Cache-Control", "max-age=0")
+	cc.send(w, "a=1")
+	cc.send(w, "a=2")
+	require.Equal(t, []string{"a=1", "a=2"}, w.Header().Values("Set-Cookie"))
+	require.Equal(t, []string{"max-age=0", `no-cache="Set-Cookie"`, `no-cache="Set-Cookie"`}, w.Header().Values("Cache-Control"))
+}
