@@ -53,12 +53,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		s.resetPendingLocked()
 		return nil
 	}
-	d, err := s.pending.delta(s.m.cfg.codec)
-	if err != nil {
-		return err
-	}
 	rec := &Record{
-		Values:           d.Set, // the Delta is ours alone: no copy needed
 		User:             s.userLocked(),
 		CreatedAt:        now,
 		LastSeen:         now,
@@ -68,13 +63,29 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		ClientIP:         s.clientAddr(),
 		UserAgent:        cleanUserAgent(s.r.UserAgent()),
 	}
+	var compact []byte
+	var err error
+	if s.m.memory != nil {
+		compact, err = s.pending.compact(s.m.cfg.codec)
+	} else {
+		var d Delta
+		d, err = s.pending.delta(s.m.cfg.codec)
+		rec.Values = d.Set // the Delta is ours alone: no copy needed
+	}
+	if err != nil {
+		return err
+	}
 	var id, key string
 	for attempt := 1; ; attempt++ {
 		if id, err = newID(s.m.cfg.idGenerator); err != nil {
 			return err
 		}
 		key = storeKey(id)
-		err = s.m.store.Create(ctx, key, rec)
+		if s.m.memory != nil {
+			err = s.m.memory.createCompact(ctx, key, rec, compact)
+		} else {
+			err = s.m.store.Create(ctx, key, rec)
+		}
 		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
 			break
 		}
@@ -82,7 +93,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 	if err != nil {
 		return fmt.Errorf("session: creating: %w", err)
 	}
-	s.id, s.key, s.rec, s.expireCookie = id, key, rec, false
+	s.id, s.key, s.rec, s.recValues, s.expireCookie = id, key, rec, compact, false
 	s.resetPendingLocked()
 	if err := s.m.cookie.set(w, s.https(), id, rec.ExpiresAt()); err != nil {
 		return err
@@ -126,7 +137,7 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	if err != nil {
 		return fmt.Errorf("session: renewing: %w", err)
 	}
-	s.rec = d.Apply(s.rec)
+	s.rec = d.Apply(s.recordLocked())
 	s.resetPendingLocked()
 	if err := s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt()); err != nil {
 		return err
@@ -208,7 +219,7 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	if err != nil {
 		return fmt.Errorf("session: saving: %w", err)
 	}
-	s.rec = d.Apply(s.rec)
+	s.rec = d.Apply(s.recordLocked())
 	s.resetPendingLocked()
 	if s.m.cfg.persistent && s.cookieWritableLocked() {
 		return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
@@ -249,7 +260,7 @@ func (s *Session) followRenewalLocked(ctx context.Context) bool {
 // response may have just set a new one.
 func (s *Session) lostLocked(ctx context.Context) {
 	s.m.log.InfoContext(ctx, "session: changes dropped: the session ended during the request", "tag", tagOf(s.key))
-	s.rec, s.id, s.key = nil, "", ""
+	s.rec, s.recValues, s.id, s.key = nil, nil, "", ""
 	s.resetPendingLocked()
 	s.resendCookie = false
 }

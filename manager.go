@@ -19,6 +19,7 @@ type Manager struct {
 	store      Store
 	users      UserIndex // nil when the store has none
 	ownedStore *MemoryStore
+	memory     *MemoryStore // the store, if it is a MemoryStore: new sessions skip building a Values map for it
 	cookie     *cookieCodec
 	proxies    proxies
 	cfg        config
@@ -54,6 +55,7 @@ func New(opts ...Option) (*Manager, error) {
 		m.store = m.ownedStore
 	}
 	m.users, _ = m.store.(UserIndex)
+	m.memory, _ = m.store.(*MemoryStore)
 	if cfg.maxPerUser > 0 && m.users == nil {
 		m.Close()
 		return nil, fmt.Errorf("%w: WithMaxSessionsPerUser needs one", ErrNoUserIndex)

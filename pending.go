@@ -1,16 +1,20 @@
 package session
 
-import "slices"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // pending holds a request's changes to its session's values and user, until
 // the manager sends them to the store as a Delta. Requests change few keys,
 // so small slices serve better than maps: no hashing, and no map to allocate
 // for the common single Set.
 type pending struct {
-	set     []pendingValue // at most one entry per key
-	deleted []string       // stored keys to remove; never also in set
-	cleared bool           // every stored value is to go
-	user    *string        // a Login's user
+	set     []pendingValue  // at most one entry per key; starts in first
+	first   [1]pendingValue // the room of the first Set, which then allocates nothing
+	deleted []string        // stored keys to remove; never also in set
+	cleared bool            // every stored value is to go
+	user    *string         // a Login's user
 }
 
 type pendingValue struct {
@@ -42,6 +46,9 @@ func (p *pending) put(key string, v any) {
 			p.set[i].v = v
 			return
 		}
+	}
+	if p.set == nil {
+		p.set = p.first[:0]
 	}
 	p.set = append(p.set, pendingValue{key, v})
 }
@@ -83,4 +90,29 @@ func (p *pending) delta(codec Codec) (Delta, error) {
 		slices.Sort(d.Delete)
 	}
 	return d, nil
+}
+
+// compact encodes the values set as the memory store keeps a record's
+// values (see applyValues), for a new session: no Delta and no map in
+// between. It returns nil for no values.
+func (p *pending) compact(codec Codec) ([]byte, error) {
+	if len(p.set) == 0 {
+		return nil, nil
+	}
+	var room [4][]byte
+	encoded := room[:0]
+	size := 0
+	for _, pv := range p.set {
+		data, err := codec.Encode(pv.v)
+		if err != nil {
+			return nil, err
+		}
+		encoded = append(encoded, data)
+		size += pairLen(pv.key, data)
+	}
+	out := binary.AppendUvarint(make([]byte, 0, uvarintLen(len(encoded))+size), uint64(len(encoded)))
+	for i, pv := range p.set {
+		out = appendPair(out, pv.key, encoded[i])
+	}
+	return out, nil
 }

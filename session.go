@@ -38,6 +38,12 @@ type Session struct {
 	rec     *Record // the record as last loaded or written; nil if none
 	isNew   bool    // the request came without a live session
 
+	// recValues holds rec's values in the memory store's encoding while
+	// rec.Values is not built yet: for a session this request created in a
+	// MemoryStore (see createLocked). Read rec's values through
+	// recordLocked.
+	recValues []byte
+
 	pending  pending       // changes to values and user, sent at the next commit
 	renewTo  string        // new ID chosen by Renew, issued at commit
 	grace    time.Duration // grace of the pending renewal
@@ -97,8 +103,19 @@ func (s *Session) storedLocked(key string) ([]byte, bool) {
 	if s.rec == nil || s.pending.hides(key) {
 		return nil, false
 	}
-	data, ok := s.rec.Values[key]
+	data, ok := s.recordLocked().Values[key]
 	return data, ok
+}
+
+// recordLocked returns rec with its Values built, if they were left in
+// recValues.
+func (s *Session) recordLocked() *Record {
+	if s.recValues != nil {
+		// rec is this request's own, never given to the store: it may
+		// still be completed.
+		s.rec.Values, s.recValues = decodeValues(s.recValues), nil
+	}
+	return s.rec
 }
 
 // Value returns the value of key in s as a T, and false if it is not set or
@@ -142,7 +159,7 @@ func (s *Session) Keys() []string {
 		keys = append(keys, pv.key)
 	}
 	if s.rec != nil {
-		for k := range s.rec.Values {
+		for k := range s.recordLocked().Values {
 			if _, set := s.pending.value(k); !set && !s.pending.hides(k) {
 				keys = append(keys, k)
 			}
@@ -258,7 +275,7 @@ func (s *Session) Invalidate() error {
 		fire(s.m.cfg.hooks.Invalidated, s.r.Context(), e)
 		s.expireCookie = true
 	}
-	s.rec, s.id, s.key, s.renewTo = nil, "", "", ""
+	s.rec, s.recValues, s.id, s.key, s.renewTo = nil, nil, "", "", ""
 	s.pending.reset()
 	s.resendCookie = false
 	return nil

@@ -31,8 +31,14 @@ type memRecord struct {
 // newMemRecord returns the compact form of rec, sharing nothing with it but
 // its Tombstone.
 func newMemRecord(rec *Record) *memRecord {
+	return newMemRecordValues(rec, applyValues(nil, &Delta{Set: rec.Values}))
+}
+
+// newMemRecordValues returns the compact form of rec with values, encoded
+// as applyValues does, in place of rec.Values.
+func newMemRecordValues(rec *Record, values []byte) *memRecord {
 	return &memRecord{
-		values:   applyValues(nil, &Delta{Set: rec.Values}),
+		values:   values,
 		user:     rec.User,
 		agent:    makeUserAgent(rec.UserAgent),
 		ip:       rec.ClientIP,
