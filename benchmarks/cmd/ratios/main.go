@@ -319,6 +319,26 @@ func (res results) writeRedis(out io.Writer) {
 			fmt.Fprintf(out, "| %s | %s | %s |\n", label(w), lib, strings.Join(cells, " | "))
 		}
 	}
+	res.writeRedisFloor(out)
+}
+
+// writeRedisFloor shows the lowest ratio to scs that any library could reach
+// with scs's round trips: scs's round trips/op times the floor's time for
+// one, divided by scs's time. Where it is above a target, no store that
+// makes the same round trips as scs can meet that target on this machine.
+func (res results) writeRedisFloor(out io.Writer) {
+	fmt.Fprintf(out, "\nRound-trip floor: a library that made scs's round trips and did nothing else would take round trips/op × %s; ÷ scs:\n", redisFloor)
+	fmt.Fprintf(out, "\n| workload | scs round trips/op | %s ns/op | floor ÷ scs |\n|---|---:|---:|---:|\n", redisFloor)
+	for _, w := range res.redisSeries() {
+		fmt.Fprintf(out, "| %s | %s | %s | %s |\n", label(w), num(res.median(series{w.workload, other, w.procs}, "roundtrips/op")),
+			num(res.median(series{w.workload, redisFloor, w.procs}, "ns/op")), num(res.redisFloorRatio(w)))
+	}
+}
+
+// redisFloorRatio is the ratio of writeRedisFloor for workload w.
+func (res results) redisFloorRatio(w series) float64 {
+	scs := series{w.workload, other, w.procs}
+	return res.median(scs, "roundtrips/op") * res.median(series{w.workload, redisFloor, w.procs}, "ns/op") / res.median(scs, "ns/op")
 }
 
 // redisTargets checks this library on Redis: a read is one round trip and

@@ -21,6 +21,7 @@ BenchmarkRedisRead/scs-2     	 100	 100000 ns/op	 1.000 roundtrips/op	 0 writes/
 BenchmarkRedisRead/ping-2    	 100	 30000 ns/op	 1.000 roundtrips/op	 0 writes/op	 1516 B/op	 16 allocs/op
 BenchmarkRedisWrite/session-2 	 100	 90000 ns/op	 2.000 roundtrips/op	 1.000 writes/op	 5564 B/op	 80 allocs/op
 BenchmarkRedisWrite/scs-2     	 100	 150000 ns/op	 2.000 roundtrips/op	 1.000 writes/op	 13508 B/op	 259 allocs/op
+BenchmarkRedisWrite/ping-2    	 100	 20000 ns/op	 1.000 roundtrips/op	 0 writes/op	 1516 B/op	 16 allocs/op
 PASS
 `
 
@@ -81,7 +82,9 @@ func TestTargets(t *testing.T) {
 	res.write(&out)
 	for _, s := range []string{"| Read (2 CPU) | session | 1200 | 1952 | 14 | 1100 | 4 | 0.11 |", "| churn | 10 |",
 		"| RedisRead (2 CPU) | session | 40000 | 3400 | 43 | 1 | 0 | 3 | 10000 | 0.4 |",
-		"| RedisWrite (2 CPU) | scs | 150000 | 13508 | 259 | 2 | 1 | – | – | 1 |"} {
+		"| RedisWrite (2 CPU) | scs | 150000 | 13508 | 259 | 2 | 1 | – | 130000 | 1 |",
+		"| RedisRead (2 CPU) | 1 | 30000 | 0.3 |",      // 1 × 30000 ÷ 100000
+		"| RedisWrite (2 CPU) | 2 | 20000 | 0.267 |"} { // 2 × 20000 ÷ 150000
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}
