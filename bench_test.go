@@ -83,3 +83,27 @@ func BenchmarkMiddleware(b *testing.B) {
 		})
 	})
 }
+
+// TestReadAllocations holds the read path to the allocation budget of the
+// performance targets (BENCHMARKS.md): at most 10 allocations per request
+// beyond the same request without the middleware.
+func TestReadAllocations(t *testing.T) {
+	m, err := New(WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	read := benchHandlers["read"]
+	w := httptest.NewRecorder()
+	m.Handler(benchHandlers["write"]).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	h := m.Handler(read)
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	bare := testing.AllocsPerRun(200, func() { noop.ServeHTTP(httptest.NewRecorder(), r) })
+	with := testing.AllocsPerRun(200, func() { h.ServeHTTP(httptest.NewRecorder(), r) })
+	t.Logf("allocations per read: %v bare, %v with the middleware", bare, with)
+	if with-bare > 10 {
+		t.Errorf("a read allocates %v times beyond bare; the budget is 10", with-bare)
+	}
+}

@@ -1,6 +1,9 @@
 package session
 
-import "context"
+import (
+	"context"
+	"net/http"
+)
 
 // sessionKey is the context key under which the middleware stores sessions.
 type sessionKey struct{}
@@ -29,12 +32,13 @@ func (c *sessionContext) Value(key any) any {
 }
 
 // requestState is everything the middleware keeps for one request, in one
-// allocation: the session, the response writer that saves it, and the
-// context that carries it to the handler.
+// allocation: the session, the response writer that saves it, the context
+// that carries it to the handler, and the request the handler gets.
 type requestState struct {
 	session Session
 	writer  responseWriter
 	ctx     sessionContext
+	req     http.Request
 }
 
 // attach makes ctx carry st's session, inside any session of an outer

@@ -23,19 +23,32 @@ var errCommitFailed = errors.New("session: not written: the session could not be
 // answered by the error handler, and next does not run. Every response gets
 // "Vary: Cookie".
 func (m *Manager) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Cookie")
-		st := &requestState{}
-		s := &st.session
-		s.m, s.r, s.isNew = m, r, true
-		if err := m.load(s); err != nil {
-			m.cfg.errorHandler(w, r, err)
-			return
-		}
-		st.writer = responseWriter{ResponseWriter: w, s: s}
-		next.ServeHTTP(&st.writer, r.WithContext(st.attach(r.Context())))
-		st.writer.finish()
-	})
+	return &middleware{m: m, next: next}
+}
+
+// middleware is the handler Manager.Handler returns. A method rather than a
+// closure, it is compiled once, here, whatever the caller's package inlines.
+type middleware struct {
+	m    *Manager
+	next http.Handler
+}
+
+func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	w.Header().Add("Vary", "Cookie")
+	st := &requestState{}
+	s := &st.session
+	s.m, s.r, s.isNew = m, r, true
+	if err := m.load(s); err != nil {
+		m.cfg.errorHandler(w, r, err)
+		return
+	}
+	st.writer = responseWriter{ResponseWriter: w, s: s}
+	// WithContext is inlined here, so its copy of r stays on the stack: the
+	// handler's request is st.req, allocated with the rest of st.
+	st.req = *r.WithContext(st.attach(r.Context()))
+	h.next.ServeHTTP(&st.writer, &st.req)
+	st.writer.finish()
 }
 
 // load makes s the session the request's cookie names, or leaves it new
