@@ -111,7 +111,7 @@ func TestStoreNeverHoldsRawIDs(t *testing.T) {
 	for i := range h.mem.shards {
 		for key, e := range h.mem.shards[i].entries {
 			keys = append(keys, key)
-			dump := fmt.Sprintf("%+v", *e.rec)
+			dump := fmt.Sprintf("%+v", e.rec)
 			for id := range ids {
 				assert.NotContains(t, dump, id)
 				assert.NotEqual(t, id, key)

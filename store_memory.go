@@ -52,14 +52,23 @@ type memShard struct {
 	entries map[string]*memEntry
 	expiry  expiryHeap
 	recent  [memRecentSlots]atomic.Pointer[builtRecord]
+	version uint64 // the last version given to a record of the shard
 }
 
-// memEntry is one record in a shard. rec is replaced, never modified, so a
-// Load can read it after releasing the lock.
+// memEntry is one record in a shard, held inline: one allocation per
+// session, and none for an update. It is read and written only under the
+// shard's lock; Load takes a copy of rec.
 type memEntry struct {
 	key   string
-	rec   *memRecord
+	rec   memRecord
 	index int // position in the shard's expiry heap
+}
+
+// setLocked makes r the record of e, with a new version.
+func (sh *memShard) setLocked(e *memEntry, r memRecord) {
+	sh.version++
+	r.version = sh.version
+	e.rec = r
 }
 
 // MemoryOption configures a MemoryStore.
@@ -192,15 +201,16 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	}
 	loc := s.locate(key)
 	loc.shard.mu.RLock()
-	var rec *memRecord
-	if e := loc.shard.entries[key]; e != nil {
+	var rec memRecord
+	e := loc.shard.entries[key]
+	if e != nil {
 		rec = e.rec
 	}
 	loc.shard.mu.RUnlock()
-	if rec == nil || rec.expires() <= s.now() {
+	if e == nil || rec.expires() <= s.now() {
 		return nil, ErrNotFound
 	}
-	return loc.record(rec), nil
+	return loc.record(&rec), nil
 }
 
 // Create stores rec at key, or fails with ErrExists if key holds a live
@@ -224,7 +234,7 @@ func (s *MemoryStore) createCompact(ctx context.Context, key string, rec *Record
 }
 
 // insertNew stores r at key, or fails with ErrExists.
-func (s *MemoryStore) insertNew(key string, r *memRecord) error {
+func (s *MemoryStore) insertNew(key string, r memRecord) error {
 	sh := s.shard(key)
 	sh.mu.Lock()
 	if !s.claimLocked(sh, key) {
@@ -265,7 +275,7 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 		return ErrNotFound
 	}
 	old := e.rec
-	e.rec = old.apply(&d)
+	sh.setLocked(e, old.apply(&d))
 	if e.rec.user != old.user {
 		s.unindex(old.user, key)
 		s.index(e.rec.user, key)
@@ -357,12 +367,13 @@ func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]KeyedRec
 	for _, key := range s.userKeys(user) {
 		sh := s.shard(key)
 		sh.mu.RLock()
-		var rec *memRecord
-		if e := sh.entries[key]; e != nil {
+		var rec memRecord
+		e := sh.entries[key]
+		if e != nil {
 			rec = e.rec
 		}
 		sh.mu.RUnlock()
-		if rec != nil && rec.expires() > now && rec.tomb == nil && rec.user == user {
+		if e != nil && rec.expires() > now && rec.tomb == nil && rec.user == user {
 			out = append(out, KeyedRecord{Key: key, Record: &rec.build().Record})
 		}
 	}
@@ -429,12 +440,13 @@ func (s *MemoryStore) liveLocked(sh *memShard, key string) *memEntry {
 	return e
 }
 
-func (s *MemoryStore) insertLocked(sh *memShard, key string, rec *memRecord) {
-	e := &memEntry{key: key, rec: rec}
+func (s *MemoryStore) insertLocked(sh *memShard, key string, rec memRecord) {
+	e := &memEntry{key: key}
+	sh.setLocked(e, rec)
 	sh.entries[key] = e
 	sh.expiry.push(e)
 	s.count.Add(1)
-	s.index(rec.user, key)
+	s.index(e.rec.user, key)
 }
 
 func (s *MemoryStore) removeLocked(sh *memShard, e *memEntry) {

@@ -26,12 +26,13 @@ func (s *MemoryStore) locate(key string) memLocation {
 	return memLocation{sh, &sh.recent[h/memShards%memRecentSlots]}
 }
 
-// record returns the Record of rec, the record now at the location's key: the
-// one in the slot if it was built from rec, or else a new one, left in the
-// slot. Since rec is never modified, a Record built from it is valid for as
-// long as rec is the key's record.
+// record returns the Record of rec, a copy of the record now at the
+// location's key: the one in the slot if it was built from that record (the
+// same version), or else a new one, left in the slot. A record is replaced,
+// with a new version, whenever it changes, so a Record built from it is
+// valid for as long as that version is the key's record.
 func (l memLocation) record(rec *memRecord) *Record {
-	if c := l.slot.Load(); c != nil && c.from == rec {
+	if c := l.slot.Load(); c != nil && c.version == rec.version {
 		return &c.Record
 	}
 	c := rec.build()
@@ -42,8 +43,8 @@ func (l memLocation) record(rec *memRecord) *Record {
 // forget empties the slot of key, so that the values of a record that was
 // removed are not kept longer than the record. (A Load racing with the
 // removal may fill the slot again; what it leaves there is never returned,
-// since it was built from a record that no key holds any more, and goes
-// when another Load takes the slot.)
+// since its version is that of a record that no key holds any more, and
+// goes when another Load takes the slot.)
 func (s *MemoryStore) forget(key string) {
 	s.locate(key).slot.Store(nil)
 }

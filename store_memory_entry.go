@@ -13,10 +13,11 @@ import (
 )
 
 // memRecord is a record of a MemoryStore in a compact form: about 130 bytes
-// of heap beyond its values, where a Record with a Values map of one value
-// takes about 600. It is never modified, only replaced: Update makes a new
-// one. So Load can read it after releasing the lock, and the Records built
-// from it (see build) can share its values, which never change.
+// beyond its values, where a Record with a Values map of one value takes
+// about 600. It lives inside its memEntry, and Load copies it under the
+// shard's lock. Its values are never modified, only replaced (Update encodes
+// new ones), so the copies and the Records built from them (see build) can
+// share them.
 type memRecord struct {
 	values []byte     // the values, encoded by applyValues; nil for none
 	user   string     // the record's user; "" for none
@@ -26,18 +27,23 @@ type memRecord struct {
 
 	// The record's times as Unix nanoseconds (see nanos).
 	created, lastSeen, issued, idle, absolute int64
+
+	// version is given by the shard each time it stores a record: no two
+	// records of one shard share a version, so a Record built from one is
+	// recognised by it (see memLocation.record).
+	version uint64
 }
 
 // newMemRecord returns the compact form of rec, sharing nothing with it but
 // its Tombstone.
-func newMemRecord(rec *Record) *memRecord {
+func newMemRecord(rec *Record) memRecord {
 	return newMemRecordValues(rec, applyValues(nil, &Delta{Set: rec.Values}))
 }
 
 // newMemRecordValues returns the compact form of rec with values, encoded
 // as applyValues does, in place of rec.Values.
-func newMemRecordValues(rec *Record, values []byte) *memRecord {
-	return &memRecord{
+func newMemRecordValues(rec *Record, values []byte) memRecord {
+	return memRecord{
 		values:   values,
 		user:     rec.User,
 		agent:    makeUserAgent(rec.UserAgent),
@@ -52,9 +58,9 @@ func newMemRecordValues(rec *Record, values []byte) *memRecord {
 }
 
 // newMemTombstone returns the record Renew leaves at the old key.
-func newMemTombstone(tomb *Tombstone, expires time.Time) *memRecord {
+func newMemTombstone(tomb *Tombstone, expires time.Time) memRecord {
 	exp := nanos(expires)
-	return &memRecord{tomb: tomb, created: zeroNanos, lastSeen: zeroNanos, issued: zeroNanos, idle: exp, absolute: exp}
+	return memRecord{tomb: tomb, created: zeroNanos, lastSeen: zeroNanos, issued: zeroNanos, idle: exp, absolute: exp}
 }
 
 // expires returns the moment, in Unix nanoseconds, from which the record is
@@ -62,7 +68,7 @@ func newMemTombstone(tomb *Tombstone, expires time.Time) *memRecord {
 func (r *memRecord) expires() int64 { return min(r.idle, r.absolute) }
 
 // apply returns a copy of r with d applied, as Delta.Apply does to a Record.
-func (r *memRecord) apply(d *Delta) *memRecord {
+func (r *memRecord) apply(d *Delta) memRecord {
 	out := *r
 	out.values = applyValues(r.values, d)
 	if d.User != nil {
@@ -77,7 +83,7 @@ func (r *memRecord) apply(d *Delta) *memRecord {
 	if !d.IssuedAt.IsZero() {
 		out.issued = nanos(d.IssuedAt)
 	}
-	return &out
+	return out
 }
 
 // build returns a new Record holding r, with r. Its Values is nil when r has
@@ -86,7 +92,7 @@ func (r *memRecord) apply(d *Delta) *memRecord {
 // Record that Load returns.
 func (r *memRecord) build() *builtRecord {
 	return &builtRecord{
-		from: r,
+		version: r.version,
 		Record: Record{
 			Values:           decodeValues(r.values),
 			User:             r.user,
@@ -102,10 +108,10 @@ func (r *memRecord) build() *builtRecord {
 	}
 }
 
-// builtRecord is a Record built from a memRecord, with it.
+// builtRecord is a Record built from a memRecord, with that one's version.
 type builtRecord struct {
 	Record
-	from *memRecord
+	version uint64
 }
 
 // userAgent is a User-Agent interned with package unique: the sessions of

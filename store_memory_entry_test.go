@@ -191,8 +191,8 @@ func TestMemRecordRoundTrip(t *testing.T) {
 		})
 	}
 	t.Run("user agents are shared", func(t *testing.T) {
-		a := newMemRecord(&Record{UserAgent: strings.Repeat("agent ", 20)}).build()
-		b := newMemRecord(&Record{UserAgent: strings.Repeat("agent ", 20)}).build()
+		ra, rb := newMemRecord(&Record{UserAgent: strings.Repeat("agent ", 20)}), newMemRecord(&Record{UserAgent: strings.Repeat("agent ", 20)})
+		a, b := ra.build(), rb.build()
 		require.Equal(t, a.UserAgent, b.UserAgent)
 		require.Equal(t, unsafe.StringData(a.UserAgent), unsafe.StringData(b.UserAgent))
 	})
@@ -211,9 +211,10 @@ func TestMemRecordApply(t *testing.T) {
 	for i, d := range deltas {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			old := newMemRecord(rec)
-			before := *old
-			got := &old.apply(&d).build().Record
-			require.Equal(t, before, *old, "apply must not modify the record")
+			before := old
+			applied := old.apply(&d)
+			got := &applied.build().Record
+			require.Equal(t, before, old, "apply must not modify the record")
 			want := d.Apply(rec)
 			require.Equal(t, memValues(want), memValues(got))
 			want.Values, got.Values = nil, nil

@@ -17,7 +17,7 @@ func TestExpiryHeapKeepsOrderAndIndexes(t *testing.T) {
 	for step := range 3000 {
 		switch op := rng.IntN(10); {
 		case op < 5 || len(live) == 0:
-			e := &memEntry{rec: &memRecord{idle: rng.Int64N(1000), absolute: 1 << 62}}
+			e := &memEntry{rec: memRecord{idle: rng.Int64N(1000), absolute: 1 << 62}}
 			h.push(e)
 			live = append(live, e)
 		case op < 8:
@@ -26,7 +26,7 @@ func TestExpiryHeapKeepsOrderAndIndexes(t *testing.T) {
 			live = append(live[:i], live[i+1:]...)
 		default:
 			e := live[rng.IntN(len(live))]
-			e.rec = &memRecord{idle: rng.Int64N(1000), absolute: 1 << 62}
+			e.rec = memRecord{idle: rng.Int64N(1000), absolute: 1 << 62}
 			h[e.index].expires = e.rec.expires()
 			h.fix(e.index)
 		}
