@@ -161,7 +161,9 @@ func decodeTombstone(h map[string]string, next string) (*session.Tombstone, erro
 	return t, err
 }
 
-// deltaArgs appends d in the encoding apply_delta reads (see scripts.go).
+// deltaArgs appends d in the encoding applyDelta reads (see scripts.go).
+// The user and times the delta sets follow the values as field/value pairs,
+// so that the script hands them all to one HSET as they come.
 func deltaArgs(args []any, d *session.Delta) []any {
 	clr, userGiven, user := "", "", ""
 	if d.Clear {
@@ -170,15 +172,29 @@ func deltaArgs(args []any, d *session.Delta) []any {
 	if d.User != nil {
 		userGiven, user = "1", *d.User
 	}
-	args = append(args, clr, userGiven, user,
-		micros(d.LastSeen), micros(d.IdleDeadline), micros(d.IssuedAt), len(d.Delete))
+	idle, idleMillis := micros(d.IdleDeadline), ""
+	if idle != "" {
+		idleMillis = expiryMillis(d.IdleDeadline)
+	}
+	args = append(args, clr, userGiven, user, idle, idleMillis, len(d.Delete))
 	for _, name := range d.Delete {
 		args = append(args, valuePrefix+name)
 	}
-	args = append(args, 2*len(d.Set))
+	count := len(args)
+	args = append(args, 0)
 	for name, v := range d.Set {
 		args = append(args, valuePrefix+name, v)
 	}
+	add := func(field, value string) {
+		if value != "" {
+			args = append(args, field, value)
+		}
+	}
+	add(fieldUser, user)
+	add(fieldLastSeen, micros(d.LastSeen))
+	add(fieldIdle, idle)
+	add(fieldIssued, micros(d.IssuedAt))
+	args[count] = len(args) - count - 1
 	return args
 }
 
@@ -187,4 +203,20 @@ func deltaArgs(args []any, d *session.Delta) []any {
 // need not rewrite the index, and no record outlives its score.
 func indexScore(rec *session.Record) int64 {
 	return (rec.AbsoluteDeadline.UnixMicro() + 999) / 1000
+}
+
+// deltaLen bounds how many arguments deltaArgs appends for d.
+func deltaLen(d *session.Delta) int { return 15 + len(d.Delete) + 2*len(d.Set) }
+
+// expiryMillis is what the scripts' ms() makes of t: its Unix milliseconds,
+// rounded up. An update gets it from the client because string.format costs
+// a script about as much as a Redis command. Before 1970 (where ms() may
+// write "-0") and from 2^53 microseconds on (the year 2255, where Lua's
+// doubles round the microseconds) it is "", and the script computes it.
+func expiryMillis(t time.Time) string {
+	us := t.UnixMicro()
+	if us < 0 || us >= 1<<53 {
+		return ""
+	}
+	return strconv.FormatInt((us+999)/1000, 10)
 }

@@ -34,7 +34,7 @@ func (s *Store) renewOneNode(ctx context.Context, oldKey, newKey string, d *sess
 	if tomb != nil {
 		tombFields, expires = tombstoneRecord(tomb, tombExpires), micros(tombExpires)
 	}
-	args := append(s.header(s.clock(), newKey, 2+len(tombFields)+8+len(d.Delete)+2*len(d.Set)), expires, len(tombFields))
+	args := append(s.header(s.clock(), newKey, 2+len(tombFields)+deltaLen(d)), expires, len(tombFields))
 	args = deltaArgs(append(args, tombFields...), d)
 	keys := []string{s.sessionKey(oldKey), s.sessionKey(newKey)}
 	n, err := renewScript.Run(ctx, s.client, keys, args...).Int64()

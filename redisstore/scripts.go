@@ -17,13 +17,13 @@ import "github.com/redis/go-redis/v9"
 // The fields of a session hash are listed in doc.go. Times are decimal Unix
 // microseconds, which Lua's doubles hold exactly until the year 2255.
 
-// lib is shared by the scripts that need it.
-const lib = `
+// base opens every script that reads session records: the arguments they
+// all start with, and the helpers most of them need. Lua makes a script's
+// functions anew, as closures, on every call, and that costs: updates, the
+// writes requests make most, carry only base and what they run.
+const base = `
 local NOW = tonumber(ARGV[1])
 local ONE_NODE = ARGV[2] == '1'
-
-local function session_key(k) return ARGV[3] .. 's:{' .. k .. '}' end
-local function user_key(u) return ARGV[3] .. 'u:{' .. u .. '}' end
 
 -- ms turns microseconds into the milliseconds Redis expires keys at,
 -- rounded up so that Redis never drops a record before its deadline.
@@ -31,7 +31,8 @@ local function ms(us) return string.format('%.0f', math.ceil(us / 1000)) end
 
 -- inspect tells what key holds at NOW: 'missing', 'expired' (a hash without
 -- deadlines counts as expired), 'tomb' or 'live', and the fields it read:
--- idle deadline, absolute deadline, tombstone's next key, user, version.
+-- idle deadline, absolute deadline, tombstone's next key, user, version;
+-- for a live record also its idle and absolute deadlines as numbers.
 local function inspect(key)
   local f = redis.call('HMGET', key, 'md', 'ma', 'mt', 'mu', 'mn')
   local idle, abs = tonumber(f[1]), tonumber(f[2])
@@ -41,18 +42,7 @@ local function inspect(key)
   end
   if math.min(idle, abs) <= NOW then return 'expired', f end
   if f[3] then return 'tomb', f end
-  return 'live', f
-end
-
--- expire makes Redis drop key at deadline (microseconds), or drops it now
--- if that has passed; it reports whether key is still there.
-local function expire(key, deadline)
-  if deadline <= NOW then
-    redis.call('DEL', key)
-    return false
-  end
-  redis.call('PEXPIREAT', key, ms(deadline))
-  return true
+  return 'live', f, idle, abs
 end
 
 -- batched calls cmd on key with the items of list from index from to index
@@ -63,12 +53,11 @@ local function batched(cmd, key, list, from, to)
     redis.call(cmd, key, unpack(list, i, math.min(i + 999, to)))
   end
 end
+`
 
--- push appends the pair a, b to list t.
-local function push(t, a, b)
-  t[#t + 1] = a
-  t[#t + 1] = b
-end
+// index keeps the user index on one node; it needs base.
+const index = `
+local function user_key(u) return ARGV[3] .. 'u:{' .. u .. '}' end
 
 -- index_add lists member in the user index zkey with score, the absolute
 -- deadline in milliseconds; drops members whose deadline has passed; and
@@ -88,41 +77,21 @@ local function index_record(member, user, abs)
     index_add(user_key(user), member, ms(tonumber(abs)))
   end
 end
+`
 
--- apply_delta applies the Delta encoded from ARGV[i] to the live record at
--- key, whose fields inspect read as f, in Delta.Apply's order: Clear,
--- Delete, Set, then user and times. The encoding: clear ("1"), user given
--- ("1"), user, last seen, idle deadline, issued at ("" when unchanged), n,
--- n value fields to delete, m, m/2 value field/value pairs. It counts the
--- change in the version and moves the record's expiry; it returns whether
--- the record is still there, and its user.
-local function apply_delta(key, i, f)
-  if ARGV[i] == '1' then
-    local gone = {}
-    for _, name in ipairs(redis.call('HKEYS', key)) do
-      if string.sub(name, 1, 1) == 'v' then gone[#gone + 1] = name end
-    end
-    batched('HDEL', key, gone, 1, #gone)
+// lib is shared by the scripts that need it: base, index and the rest.
+const lib = base + index + `
+local function session_key(k) return ARGV[3] .. 's:{' .. k .. '}' end
+
+-- expire makes Redis drop key at deadline (microseconds), or drops it now
+-- if that has passed; it reports whether key is still there.
+local function expire(key, deadline)
+  if deadline <= NOW then
+    redis.call('DEL', key)
+    return false
   end
-  local del = i + 7
-  local ndel = tonumber(ARGV[i + 6])
-  batched('HDEL', key, ARGV, del, del + ndel - 1)
-  local set = del + ndel + 1
-  local writes = {}
-  for j = set, set + tonumber(ARGV[set - 1]) - 1 do writes[#writes + 1] = ARGV[j] end
-  local user = f[4]
-  if ARGV[i + 1] == '1' then
-    user = ARGV[i + 2]
-    if user == '' then redis.call('HDEL', key, 'mu')
-    else push(writes, 'mu', user) end
-  end
-  for j, name in ipairs({'ml', 'md', 'mi'}) do
-    if ARGV[i + 2 + j] ~= '' then push(writes, name, ARGV[i + 2 + j]) end
-  end
-  batched('HSET', key, writes, 1, #writes)
-  redis.call('HINCRBY', key, 'mn', 1)
-  local idle = tonumber(ARGV[i + 4]) or tonumber(f[1])
-  return expire(key, math.min(idle, tonumber(f[2]))), user
+  redis.call('PEXPIREAT', key, ms(deadline))
+  return true
 end
 
 -- delete_chain deletes the record at key and, while it finds tombstones,
@@ -152,6 +121,82 @@ local function delete_chain(key, user)
 end
 `
 
+// nextVersion goes with applyDelta.
+const nextVersion = `
+-- next_version returns what HINCRBY would leave in a version field holding
+-- n (false when the field is missing) once counted up, so that an update
+-- writes the version in the HSET it makes anyway; or nil when only HINCRBY
+-- can tell: n is not a decimal from 1 to 8999999999999999999, which HINCRBY
+-- reads and counts up without overflowing. Versions start below 2^62 (see
+-- newVersion): HINCRBY is left with a version of 0 and with hashes the
+-- store did not write.
+local function next_version(n)
+  if not n then return '1' end
+  local len = #n
+  if not ((len < 19 or (len == 19 and string.byte(n) < 57)) and string.find(n, '^[1-9]%d*$')) then
+    return nil
+  end
+  local last = string.byte(n, -1)
+  if last < 57 then return string.sub(n, 1, -2) .. string.char(last + 1) end
+  local head, nines = string.match(n, '^(.-)(9+)$')
+  local zeros = string.rep('0', #nines)
+  if head == '' then return '1' .. zeros end
+  return string.sub(head, 1, -2) .. string.char(string.byte(head, -1) + 1) .. zeros
+end
+`
+
+// applyDelta applies the Delta encoded from ARGV[i] to the live record at
+// key, which inspect read as f, idle and abs, in Delta.Apply's order: Clear,
+// Delete, Set, then user and times. The encoding (see deltaArgs): clear
+// ("1"), user given ("1"), user, idle deadline ("" when unchanged), its
+// expiry time in milliseconds ("" when unchanged or left to ms(), see
+// expiryMillis), n, n value fields to delete, m, m field/value items to set:
+// the values, then the user and times the delta sets. It counts the change
+// in the version, in the same HSET, and moves the record's expiry; it sets
+// alive, whether the record is still there, and user, its user (and changes
+// idle).
+//
+// It is Lua to splice into a script after base and nextVersion, where key,
+// i, f, idle and abs are set, rather than a function: Lua creates a script's
+// functions anew on every call, and every update runs this.
+const applyDelta = `
+local alive, user = true, f[4]
+if ARGV[i] == '1' then
+  local gone = {}
+  for _, name in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(name, 1, 1) == 'v' then gone[#gone + 1] = name end
+  end
+  batched('HDEL', key, gone, 1, #gone)
+end
+local del = i + 6
+local ndel = tonumber(ARGV[del - 1])
+if ndel > 0 then batched('HDEL', key, ARGV, del, del + ndel - 1) end
+local set = del + ndel + 1
+local last = set + tonumber(ARGV[set - 1]) - 1
+if ARGV[i + 1] == '1' then
+  user = ARGV[i + 2]
+  if user == '' then redis.call('HDEL', key, 'mu') end
+end
+local version = next_version(f[5])
+if version and last - set < 998 then
+  redis.call('HSET', key, 'mn', version, unpack(ARGV, set, last))
+else
+  batched('HSET', key, ARGV, set, last)
+  if version then redis.call('HSET', key, 'mn', version)
+  else redis.call('HINCRBY', key, 'mn', 1) end
+end
+if ARGV[i + 3] ~= '' then idle = tonumber(ARGV[i + 3]) end
+local deadline = math.min(idle, abs)
+if deadline <= NOW then
+  redis.call('DEL', key)
+  alive = false
+else
+  local at = ARGV[i + 4]
+  if at == '' or abs < idle then at = ms(deadline) end
+  redis.call('PEXPIREAT', key, at)
+end
+`
+
 // createScript stores a new record at KEYS[1] unless that key holds a live
 // record or a tombstone. ARGV[5]: the record's deadline; ARGV[6] and
 // ARGV[7]: its user and absolute deadline (for the index); ARGV[8...]: its
@@ -170,17 +215,22 @@ return 1
 // updateScript applies the delta from ARGV[5] to the live record at
 // KEYS[1]. Returns {0} when there is none (missing, expired, tombstone: an
 // update never creates), else {1, the absolute deadline in milliseconds}, or
-// {1, 0} when the delta ended the record.
-var updateScript = redis.NewScript(lib + `
-local state, f = inspect(KEYS[1])
+// {1, 0} when the delta ended the record. It defines the index helpers only
+// when the delta sets a user.
+var updateScript = redis.NewScript(base + nextVersion + `
+local key, i = KEYS[1], 5
+local state, f, idle, abs = inspect(key)
 if state ~= 'live' then
-  if state == 'expired' then redis.call('DEL', KEYS[1]) end
+  if state == 'expired' then redis.call('DEL', key) end
   return {0}
 end
-local alive, user = apply_delta(KEYS[1], 5, f)
+` + applyDelta + `
 if not alive then return {1, 0} end
-if ARGV[6] == '1' then index_record(ARGV[4], user, f[2]) end
-return {1, tonumber(ms(tonumber(f[2])))}
+if ARGV[6] == '1' then
+` + index + `
+  index_record(ARGV[4], user, f[2])
+end
+return {1, math.ceil(abs / 1000)}
 `)
 
 // renewScript is Renew on one node: it moves the live record at KEYS[1] to
@@ -188,9 +238,9 @@ return {1, tonumber(ms(tonumber(f[2])))}
 // KEYS[1]. ARGV[5]: the tombstone's deadline ("" for none); ARGV[6]: n;
 // ARGV[7...]: n tombstone field/value items; then the delta. Returns 1,
 // 0 when KEYS[1] holds no live record, 2 when KEYS[2] is taken.
-var renewScript = redis.NewScript(lib + `
+var renewScript = redis.NewScript(lib + nextVersion + `
 local old, new = KEYS[1], KEYS[2]
-local state, f = inspect(old)
+local state, f, idle, abs = inspect(old)
 if state ~= 'live' then
   if state == 'expired' then redis.call('DEL', old) end
   return 0
@@ -199,7 +249,8 @@ state = inspect(new)
 if state == 'live' or state == 'tomb' then return 2 end
 redis.call('RENAME', old, new)
 local ntomb = tonumber(ARGV[6])
-local alive, user = apply_delta(new, 7 + ntomb, f)
+local key, i = new, 7 + ntomb
+` + applyDelta + `
 if alive then index_record(ARGV[4], user, f[2]) end
 if ARGV[5] ~= '' and tonumber(ARGV[5]) > NOW then
   batched('HSET', old, ARGV, 7, 6 + ntomb)

@@ -155,7 +155,7 @@ func (s *Store) Update(ctx context.Context, key string, d session.Delta) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	args := deltaArgs(s.header(s.clock(), key, 8+len(d.Delete)+2*len(d.Set)), &d)
+	args := deltaArgs(s.header(s.clock(), key, deltaLen(&d)), &d)
 	res, err := updateScript.Run(ctx, s.client, []string{s.sessionKey(key)}, args...).Int64Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: updating: %w", err)
