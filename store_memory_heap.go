@@ -2,9 +2,9 @@ package session
 
 // expiryHeap orders a shard's entries by expiry, earliest first. Each slot
 // holds its entry's expiry, so that the heap's operations compare slots next
-// to each other in memory instead of following a pointer to each entry (and
-// from it to its record): with a million sessions, most such pointers lead to
-// a cache miss, and the sweeper holds its shard's lock meanwhile.
+// to each other in memory instead of following a pointer to each entry: with
+// a million sessions, most such pointers lead to a cache miss, and the
+// sweeper holds its shard's lock meanwhile.
 //
 // Its operations are written for the slot type rather than through
 // container/heap, whose calls through an interface cost more than the
@@ -13,7 +13,7 @@ package session
 type expiryHeap []expirySlot
 
 type expirySlot struct {
-	expires int64 // e.rec.expires(), kept up to date by whoever replaces e.rec
+	expires int64 // e.rec.expires(), kept up to date by whoever changes e.rec
 	e       *memEntry
 }
 
