@@ -35,8 +35,8 @@ type middleware struct {
 
 func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
-	w.Header().Add("Vary", "Cookie")
 	st := &requestState{}
+	st.varyCookie(w.Header())
 	s := &st.session
 	s.m, s.r, s.isNew = m, r, true
 	if err := m.load(s); err != nil {

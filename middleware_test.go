@@ -96,6 +96,37 @@ func TestVaryAndCacheControl(t *testing.T) {
 	assert.Contains(t, w.Header().Values("Cache-Control"), `no-cache="Set-Cookie"`, "also on the expiring cookie")
 }
 
+// TestVaryKeepsOtherValues: "Vary: Cookie" joins a Vary set before the
+// middleware, and a Vary the handler adds joins it, in this response only.
+func TestVaryKeepsOtherValues(t *testing.T) {
+	h := newHarness(t)
+	inner := h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept-Encoding")
+	}))
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/origin" {
+			w.Header().Set("Vary", "Origin")
+		}
+		inner.ServeHTTP(w, r)
+	})
+	w := httptest.NewRecorder()
+	outer.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/origin", nil))
+	assert.Equal(t, []string{"Origin", "Cookie", "Accept-Encoding"}, w.Header().Values("Vary"))
+
+	first := httptest.NewRecorder()
+	outer.ServeHTTP(first, httptest.NewRequest(http.MethodGet, "/", nil))
+	second := httptest.NewRecorder()
+	outer.ServeHTTP(second, httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.Equal(t, []string{"Cookie", "Accept-Encoding"}, first.Header().Values("Vary"))
+	assert.Equal(t, []string{"Cookie", "Accept-Encoding"}, second.Header().Values("Vary"))
+
+	// No two responses share the value's memory: writing over one
+	// response's Vary in place leaves the next one's alone.
+	w = h.do("/noop", "")
+	w.Header()["Vary"][0] = "changed"
+	assert.Equal(t, []string{"Cookie"}, h.do("/noop", "").Header().Values("Vary"))
+}
+
 func TestIDTravelsOnlyInCookie(t *testing.T) {
 	h := newHarness(t)
 	w := h.do("/set?k=k&v=v", "")
