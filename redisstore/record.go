@@ -202,8 +202,12 @@ func deltaArgs(args []any, d *session.Delta) []any {
 // in milliseconds, rounded up. The absolute deadline never moves, so touches
 // need not rewrite the index, and no record outlives its score.
 func indexScore(rec *session.Record) int64 {
-	return (rec.AbsoluteDeadline.UnixMicro() + 999) / 1000
+	return ceilMillis(rec.AbsoluteDeadline.UnixMicro())
 }
+
+// ceilMillis turns Unix microseconds into Unix milliseconds, rounded up, as
+// the scripts' ms() does: Redis never drops a record before its deadline.
+func ceilMillis(us int64) int64 { return (us + 999) / 1000 }
 
 // deltaLen bounds how many arguments deltaArgs appends for d.
 func deltaLen(d *session.Delta) int { return 15 + len(d.Delete) + 2*len(d.Set) }
@@ -218,5 +222,5 @@ func expiryMillis(t time.Time) string {
 	if us < 0 || us >= 1<<53 {
 		return ""
 	}
-	return strconv.FormatInt((us+999)/1000, 10)
+	return strconv.FormatInt(ceilMillis(us), 10)
 }
