@@ -1,9 +1,6 @@
 package session
 
-import (
-	"encoding/binary"
-	"slices"
-)
+import "slices"
 
 // pending holds a request's changes to its session's values and user, until
 // the manager sends them to the store as a Delta. Requests change few keys,
@@ -110,7 +107,7 @@ func (p *pending) compact(codec Codec) ([]byte, error) {
 		encoded = append(encoded, data)
 		size += pairLen(pv.key, data)
 	}
-	out := binary.AppendUvarint(make([]byte, 0, uvarintLen(len(encoded))+size), uint64(len(encoded)))
+	out := startValues(len(encoded), size)
 	for i, pv := range p.set {
 		out = appendPair(out, pv.key, encoded[i])
 	}

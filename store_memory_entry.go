@@ -200,7 +200,7 @@ func applyValues(old []byte, d *Delta) []byte {
 	if n == 0 {
 		return nil
 	}
-	out := binary.AppendUvarint(make([]byte, 0, uvarintLen(n)+size), uint64(n))
+	out := startValues(n, size)
 	for k, v := range allValues(old) {
 		if kept(k) {
 			out = appendPair(out, k, v)
@@ -210,6 +210,13 @@ func applyValues(old []byte, d *Delta) []byte {
 		out = appendPair(out, k, v)
 	}
 	return out
+}
+
+// startValues returns the start of an encoding of n values whose pairs
+// take size bytes (see pairLen), with room for the pairs, which appendPair
+// adds.
+func startValues(n, size int) []byte {
+	return binary.AppendUvarint(make([]byte, 0, uvarintLen(n)+size), uint64(n))
 }
 
 func pairLen(k string, v []byte) int {
