@@ -52,40 +52,95 @@ const (
 
 // Encode encodes v.
 func (DefaultCodec) Encode(v any) ([]byte, error) {
+	out, err := appendDefault(make([]byte, 0, encodedSizeHint(v)), v)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// encodedSizeHint returns the size of DefaultCodec's encoding of v for most
+// values, so that Encode allocates once; 0 for the types gob encodes.
+func encodedSizeHint(v any) int {
 	switch x := v.(type) {
 	case string:
-		return append([]byte{tagString}, x...), nil
+		return 1 + len(x)
+	case []byte:
+		return 1 + len(x)
+	case []string:
+		n := 1 + binary.MaxVarintLen64
+		for _, s := range x {
+			n += binary.MaxVarintLen64 + len(s)
+		}
+		return n
+	case int, int64, uint64, bool, float64:
+		return 1 + binary.MaxVarintLen64
+	case time.Time:
+		return 1 + 3*binary.MaxVarintLen64 + len("ABCDEF")
+	}
+	return 0
+}
+
+// appendEncoded appends the encoding of v by codec to dst. DefaultCodec
+// writes straight into dst, so that a caller with room on its stack
+// allocates nothing for a small value.
+func appendEncoded(dst []byte, codec Codec, v any) ([]byte, error) {
+	if _, ok := codec.(DefaultCodec); ok {
+		return appendDefault(dst, v)
+	}
+	data, err := codec.Encode(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, data...), nil
+}
+
+// appendDefault appends DefaultCodec's encoding of v to dst.
+func appendDefault(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return append(append(dst, tagString), x...), nil
 	case int:
-		return binary.AppendVarint([]byte{tagInt}, int64(x)), nil
+		return binary.AppendVarint(append(dst, tagInt), int64(x)), nil
 	case int64:
-		return binary.AppendVarint([]byte{tagInt64}, x), nil
+		return binary.AppendVarint(append(dst, tagInt64), x), nil
 	case uint64:
-		return binary.AppendUvarint([]byte{tagUint64}, x), nil
+		return binary.AppendUvarint(append(dst, tagUint64), x), nil
 	case bool:
 		if x {
-			return []byte{tagBool, 1}, nil
+			return append(dst, tagBool, 1), nil
 		}
-		return []byte{tagBool, 0}, nil
+		return append(dst, tagBool, 0), nil
 	case float64:
-		return binary.BigEndian.AppendUint64([]byte{tagFloat64}, math.Float64bits(x)), nil
+		return binary.BigEndian.AppendUint64(append(dst, tagFloat64), math.Float64bits(x)), nil
 	case []byte:
-		return append([]byte{tagBytes}, x...), nil
+		return append(append(dst, tagBytes), x...), nil
 	case []string:
-		out := binary.AppendUvarint([]byte{tagStrings}, uint64(len(x)))
+		out := binary.AppendUvarint(append(dst, tagStrings), uint64(len(x)))
 		for _, s := range x {
 			out = binary.AppendUvarint(out, uint64(len(s)))
 			out = append(out, s...)
 		}
 		return out, nil
 	case time.Time:
-		return encodeTime(x), nil
+		return appendTime(dst, x), nil
 	}
+	return appendGob(dst, v)
+}
+
+// appendGob appends the gob encoding of v, for any type without a tagged
+// form. (A function of its own, so that only these values move to the heap
+// for gob.)
+func appendGob(dst []byte, v any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte(tagGob)
 	if err := gob.NewEncoder(&buf).Encode(&v); err != nil {
-		return nil, fmt.Errorf("session: encoding %T (register it with gob.Register): %w", v, err)
+		return dst, fmt.Errorf("session: encoding %T (register it with gob.Register): %w", v, err)
 	}
-	return buf.Bytes(), nil
+	if len(dst) == 0 {
+		return buf.Bytes(), nil
+	}
+	return append(dst, buf.Bytes()...), nil
 }
 
 // Decode decodes data produced by Encode.
@@ -180,11 +235,12 @@ func decodeStrings(body []byte) ([]string, error) {
 	return out, nil
 }
 
-// encodeTime writes seconds and nanoseconds since 1970 and, unless t is in
-// UTC, its zone's offset in seconds and name. (time.Time.MarshalBinary
-// loses the seconds of an offset that is negative and not whole minutes.)
-func encodeTime(t time.Time) []byte {
-	out := binary.AppendVarint([]byte{tagTime}, t.Unix())
+// appendTime appends the tag of a time, its seconds and nanoseconds since
+// 1970 and, unless t is in UTC, its zone's offset in seconds and name.
+// (time.Time.MarshalBinary loses the seconds of an offset that is negative
+// and not whole minutes.)
+func appendTime(dst []byte, t time.Time) []byte {
+	out := binary.AppendVarint(append(dst, tagTime), t.Unix())
 	out = binary.AppendUvarint(out, uint64(t.Nanosecond()))
 	if t.Location() == time.UTC {
 		return out

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/gob"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -139,10 +141,50 @@ func TestDefaultCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			if tt.wantTag != tagGob {
 				require.Equal(t, data, again, "re-encoding a decoded value gives the same bytes")
+				// Appending gives the same bytes after what was there.
+				appended, err := appendEncoded([]byte("prefix"), c, got)
+				require.NoError(t, err)
+				require.Equal(t, append([]byte("prefix"), data...), appended)
 			}
 		})
 	}
 }
+
+// TestDefaultCodecEncodeAllocatesOnce: Encode sizes its result up front for
+// the tagged types.
+func TestDefaultCodecEncodeAllocatesOnce(t *testing.T) {
+	values := []any{"a session value", 123456, int64(-1), uint64(1 << 60), true, 2.5, []byte("bytes"),
+		[]string{"a", strings.Repeat("b", 200)}, time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("Europe/Zurich", 3600))}
+	for _, v := range values {
+		allocs := testing.AllocsPerRun(50, func() {
+			_, _ = DefaultCodec{}.Encode(v)
+		})
+		assert.Equal(t, 1.0, allocs, "%T", v)
+	}
+}
+
+// TestAppendEncodedOtherCodec: a codec other than DefaultCodec is asked to
+// Encode, and its bytes are appended; its error comes back.
+func TestAppendEncodedOtherCodec(t *testing.T) {
+	out, err := appendEncoded([]byte("x"), upperCodec{}, "abc")
+	require.NoError(t, err)
+	assert.Equal(t, []byte("xABC"), out)
+	_, err = appendEncoded(nil, upperCodec{}, 1)
+	require.Error(t, err)
+}
+
+// upperCodec encodes strings as their upper case, and nothing else.
+type upperCodec struct{}
+
+func (upperCodec) Encode(v any) ([]byte, error) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("upperCodec: %T", v)
+	}
+	return []byte(strings.ToUpper(s)), nil
+}
+
+func (upperCodec) Decode(data []byte) (any, error) { return string(data), nil }
 
 func TestDefaultCodecNilSlices(t *testing.T) {
 	var c DefaultCodec

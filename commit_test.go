@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -42,11 +43,13 @@ func TestNewSessionInMemoryStoreMatchesGenericPath(t *testing.T) {
 		var got seen
 		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := FromContext(r.Context())
-			// More values than createCompact's room on the stack.
-			for i := range 6 {
+			// More values, and more bytes, than pending.compact's room on
+			// the stack.
+			for i := range 10 {
 				s.Set("k"+strconv.Itoa(i), i*1000)
 			}
 			s.Set("name", "ünïcode")
+			s.Set("big", strings.Repeat("b", 300))
 			s.Set("k5", "replaced")
 			require.NoError(t, s.Login("alice"))
 			_, _ = w.Write([]byte("ok")) // the session is created here
@@ -70,9 +73,35 @@ func TestNewSessionInMemoryStoreMatchesGenericPath(t *testing.T) {
 	}
 	compact, generic := run(t, false), run(t, true)
 	assert.Equal(t, generic, compact)
-	assert.Equal(t, map[string]any{"k0": 0, "k1": 1000, "k2": 2000, "k3": 3000, "k4": 4000, "k5": "replaced", "name": "ünïcode"}, compact.afterWrite)
-	assert.Equal(t, []string{"k0", "k2", "k3", "k4", "k5", "late", "name"}, compact.keys)
-	assert.Len(t, compact.values, 7)
+	assert.Equal(t, map[string]any{
+		"k0": 0, "k1": 1000, "k2": 2000, "k3": 3000, "k4": 4000, "k5": "replaced",
+		"k6": 6000, "k7": 7000, "k8": 8000, "k9": 9000,
+		"name": "ünïcode", "big": strings.Repeat("b", 300),
+	}, compact.afterWrite)
+	assert.Equal(t, []string{"big", "k0", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "late", "name"}, compact.keys)
+	assert.Len(t, compact.values, 12)
 	assert.NotContains(t, compact.values, "k1")
 	assert.Equal(t, "alice", compact.user)
+}
+
+// TestNewSessionValuesAllocateOnce: the values of a new session in a
+// MemoryStore are encoded on the stack and copied into the record's one
+// allocation.
+func TestNewSessionValuesAllocateOnce(t *testing.T) {
+	var p pending
+	p.put("n", 12345)
+	p.put("name", "alice")
+	var out []byte
+	allocs := testing.AllocsPerRun(100, func() {
+		var err error
+		out, err = p.compact(DefaultCodec{})
+		require.NoError(t, err)
+	})
+	assert.Equal(t, 1.0, allocs)
+	got := decodeValues(out)
+	for _, pv := range p.set {
+		want, err := DefaultCodec{}.Encode(pv.v)
+		require.NoError(t, err)
+		assert.Equal(t, want, got[pv.key], pv.key)
+	}
 }

@@ -91,25 +91,30 @@ func (p *pending) delta(codec Codec) (Delta, error) {
 
 // compact encodes the values set as the memory store keeps a record's
 // values (see applyValues), for a new session: no Delta and no map in
-// between. It returns nil for no values.
+// between. It returns nil for no values. Small values are encoded on the
+// stack first, so the result is the one allocation.
 func (p *pending) compact(codec Codec) ([]byte, error) {
 	if len(p.set) == 0 {
 		return nil, nil
 	}
-	var room [4][]byte
-	encoded := room[:0]
+	var scratch [256]byte
+	var endsRoom [8]int
+	encoded, ends := scratch[:0], endsRoom[:0] // value i is encoded[ends[i-1]:ends[i]]
 	size := 0
 	for _, pv := range p.set {
-		data, err := codec.Encode(pv.v)
-		if err != nil {
+		start := len(encoded)
+		var err error
+		if encoded, err = appendEncoded(encoded, codec, pv.v); err != nil {
 			return nil, err
 		}
-		encoded = append(encoded, data)
-		size += pairLen(pv.key, data)
+		ends = append(ends, len(encoded))
+		size += pairLen(pv.key, encoded[start:])
 	}
-	out := startValues(len(encoded), size)
+	out := startValues(len(ends), size)
+	start := 0
 	for i, pv := range p.set {
-		out = appendPair(out, pv.key, encoded[i])
+		out = appendPair(out, pv.key, encoded[start:ends[i]])
+		start = ends[i]
 	}
 	return out, nil
 }
