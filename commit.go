@@ -53,7 +53,13 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		s.resetPendingLocked()
 		return nil
 	}
-	rec := &Record{
+	// The memory store copies what it keeps: the record can then live in
+	// the session. Another store gets a record of its own.
+	rec := &s.created
+	if s.m.memory == nil {
+		rec = new(Record)
+	}
+	*rec = Record{
 		User:             s.userLocked(),
 		CreatedAt:        now,
 		LastSeen:         now,

@@ -43,6 +43,7 @@ type Session struct {
 	// MemoryStore (see createLocked). Read rec's values through
 	// recordLocked.
 	recValues []byte
+	created   Record // the room of rec for a session created in a MemoryStore
 
 	pending  pending       // changes to values and user, sent at the next commit
 	renewTo  string        // new ID chosen by Renew, issued at commit
