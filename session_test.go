@@ -108,14 +108,12 @@ func TestStoreNeverHoldsRawIDs(t *testing.T) {
 		ids[h.newSession()] = true
 	}
 	var keys []string
-	for i := range h.mem.shards {
-		for key, e := range h.mem.shards[i].entries {
-			keys = append(keys, key)
-			dump := fmt.Sprintf("%+v", e.rec)
-			for id := range ids {
-				assert.NotContains(t, dump, id)
-				assert.NotEqual(t, id, key)
-			}
+	for _, e := range h.mem.allEntries() {
+		keys = append(keys, e.key)
+		dump := fmt.Sprintf("%+v", e.rec)
+		for id := range ids {
+			assert.NotContains(t, dump, id)
+			assert.NotEqual(t, id, e.key)
 		}
 	}
 	require.Len(t, keys, 20)

@@ -48,8 +48,12 @@ type MemoryStore struct {
 }
 
 type memShard struct {
-	mu      sync.RWMutex
-	entries map[string]*memEntry
+	mu sync.RWMutex
+	// entries finds a key's entry by the key's hash (see MemoryStore.hash);
+	// the rare keys that share a hash are chained through memEntry.next.
+	// Keyed by an integer, the map never reads a key's bytes when it grows,
+	// which a map keyed by strings does for every key it moves.
+	entries map[uint64]*memEntry
 	expiry  expiryHeap
 	recent  [memRecentSlots]atomic.Pointer[builtRecord]
 	version uint64 // the last version given to a record of the shard
@@ -61,7 +65,42 @@ type memShard struct {
 type memEntry struct {
 	key   string
 	rec   memRecord
-	index int // position in the shard's expiry heap
+	next  *memEntry // the next entry whose key has the same hash, or nil
+	index int       // position in the shard's expiry heap
+}
+
+// get returns the entry of key, whose hash is h, or nil.
+func (sh *memShard) get(h uint64, key string) *memEntry {
+	e := sh.entries[h]
+	for e != nil && e.key != key {
+		e = e.next
+	}
+	return e
+}
+
+// put adds e, whose key has hash h and no entry yet.
+func (sh *memShard) put(h uint64, e *memEntry) {
+	e.next = sh.entries[h]
+	sh.entries[h] = e
+}
+
+// drop removes e, whose key has hash h.
+func (sh *memShard) drop(h uint64, e *memEntry) {
+	first := sh.entries[h]
+	if first == e {
+		if e.next == nil {
+			delete(sh.entries, h)
+		} else {
+			sh.entries[h] = e.next
+		}
+		return
+	}
+	for prev := first; prev != nil; prev = prev.next {
+		if prev.next == e {
+			prev.next = e.next
+			return
+		}
+	}
 }
 
 // setLocked makes r the record of e, with a new version.
@@ -108,7 +147,7 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 		done:          make(chan struct{}),
 	}
 	for i := range s.shards {
-		s.shards[i].entries = make(map[string]*memEntry)
+		s.shards[i].entries = make(map[uint64]*memEntry)
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -186,12 +225,16 @@ func (s *MemoryStore) sweepShard(sh *memShard, now int64) (int, bool) {
 // now returns the store's clock in Unix nanoseconds.
 func (s *MemoryStore) now() int64 { return nanos(s.clock()) }
 
-func (s *MemoryStore) shardIndex(key string) int {
-	return int(maphash.String(s.seed, key) % memShards)
+// hash returns the hash of key that picks its shard and finds its entry
+// there. It is computed once per operation.
+func (s *MemoryStore) hash(key string) uint64 {
+	return maphash.String(s.seed, key)
 }
 
-func (s *MemoryStore) shard(key string) *memShard {
-	return &s.shards[s.shardIndex(key)]
+func shardIndex(h uint64) int { return int(h % memShards) }
+
+func (s *MemoryStore) shard(h uint64) *memShard {
+	return &s.shards[shardIndex(h)]
 }
 
 // Load returns the live record at key, or ErrNotFound.
@@ -199,10 +242,10 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	loc := s.locate(key)
+	loc := s.locate(s.hash(key))
 	loc.shard.mu.RLock()
 	var rec memRecord
-	e := loc.shard.entries[key]
+	e := loc.shard.get(loc.hash, key)
 	if e != nil {
 		rec = e.rec
 	}
@@ -235,13 +278,14 @@ func (s *MemoryStore) createCompact(ctx context.Context, key string, rec *Record
 
 // insertNew stores r at key, or fails with ErrExists.
 func (s *MemoryStore) insertNew(key string, r memRecord) error {
-	sh := s.shard(key)
+	h := s.hash(key)
+	sh := s.shard(h)
 	sh.mu.Lock()
-	if !s.claimLocked(sh, key) {
+	if !s.claimLocked(sh, h, key) {
 		sh.mu.Unlock()
 		return ErrExists
 	}
-	s.insertLocked(sh, key, r)
+	s.insertLocked(sh, h, key, r)
 	sh.mu.Unlock()
 	s.trim(key)
 	return nil
@@ -250,8 +294,8 @@ func (s *MemoryStore) insertNew(key string, r memRecord) error {
 // claimLocked reports whether key is free for a new record, evicting an
 // expired one there. A tombstone keeps its key taken: a key is never reused
 // while anything still refers to it.
-func (s *MemoryStore) claimLocked(sh *memShard, key string) bool {
-	e := sh.entries[key]
+func (s *MemoryStore) claimLocked(sh *memShard, h uint64, key string) bool {
+	e := sh.get(h, key)
 	if e == nil {
 		return true
 	}
@@ -267,10 +311,11 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sh := s.shard(key)
+	h := s.hash(key)
+	sh := s.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := s.liveLocked(sh, key)
+	e := s.liveLocked(sh, h, key)
 	if e == nil {
 		return ErrNotFound
 	}
@@ -307,9 +352,10 @@ func (s *MemoryStore) Delete(ctx context.Context, key string) error {
 func (s *MemoryStore) deleteChain(key string) int {
 	live := 0
 	for i := 0; i < maxChain && key != ""; i++ {
-		sh := s.shard(key)
+		h := s.hash(key)
+		sh := s.shard(h)
 		sh.mu.Lock()
-		e := sh.entries[key]
+		e := sh.get(h, key)
 		key = ""
 		if e != nil {
 			if t := e.rec.tomb; t != nil {
@@ -338,21 +384,22 @@ func (s *MemoryStore) Renew(ctx context.Context, oldKey, newKey string, d Delta,
 }
 
 func (s *MemoryStore) renewLocked(oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error {
-	oldSh, newSh := s.shard(oldKey), s.shard(newKey)
-	unlock := s.lockPair(s.shardIndex(oldKey), s.shardIndex(newKey))
+	oldH, newH := s.hash(oldKey), s.hash(newKey)
+	oldSh, newSh := s.shard(oldH), s.shard(newH)
+	unlock := s.lockPair(shardIndex(oldH), shardIndex(newH))
 	defer unlock()
-	old := s.liveLocked(oldSh, oldKey)
+	old := s.liveLocked(oldSh, oldH, oldKey)
 	if old == nil {
 		return ErrNotFound
 	}
-	if !s.claimLocked(newSh, newKey) {
+	if !s.claimLocked(newSh, newH, newKey) {
 		return ErrExists
 	}
 	rec := old.rec.apply(&d)
 	s.removeLocked(oldSh, old)
-	s.insertLocked(newSh, newKey, rec)
+	s.insertLocked(newSh, newH, newKey, rec)
 	if tomb != nil {
-		s.insertLocked(oldSh, oldKey, newMemTombstone(tomb, tombExpires))
+		s.insertLocked(oldSh, oldH, oldKey, newMemTombstone(tomb, tombExpires))
 	}
 	return nil
 }
@@ -365,10 +412,11 @@ func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]KeyedRec
 	now := s.now()
 	var out []KeyedRecord
 	for _, key := range s.userKeys(user) {
-		sh := s.shard(key)
+		h := s.hash(key)
+		sh := s.shard(h)
 		sh.mu.RLock()
 		var rec memRecord
-		e := sh.entries[key]
+		e := sh.get(h, key)
 		if e != nil {
 			rec = e.rec
 		}
@@ -425,8 +473,8 @@ func (s *MemoryStore) lockPair(i, j int) func() {
 
 // liveLocked returns the live, non-tombstone entry at key, evicting it if it
 // has expired.
-func (s *MemoryStore) liveLocked(sh *memShard, key string) *memEntry {
-	e := sh.entries[key]
+func (s *MemoryStore) liveLocked(sh *memShard, h uint64, key string) *memEntry {
+	e := sh.get(h, key)
 	if e == nil {
 		return nil
 	}
@@ -440,21 +488,22 @@ func (s *MemoryStore) liveLocked(sh *memShard, key string) *memEntry {
 	return e
 }
 
-func (s *MemoryStore) insertLocked(sh *memShard, key string, rec memRecord) {
+func (s *MemoryStore) insertLocked(sh *memShard, h uint64, key string, rec memRecord) {
 	e := &memEntry{key: key}
 	sh.setLocked(e, rec)
-	sh.entries[key] = e
+	sh.put(h, e)
 	sh.expiry.push(e)
 	s.count.Add(1)
 	s.index(e.rec.user, key)
 }
 
 func (s *MemoryStore) removeLocked(sh *memShard, e *memEntry) {
-	delete(sh.entries, e.key)
+	h := s.hash(e.key)
+	sh.drop(h, e)
 	sh.expiry.remove(e.index)
 	s.count.Add(-1)
 	s.unindex(e.rec.user, e.key)
-	s.forget(e.key)
+	s.forget(h)
 }
 
 func (s *MemoryStore) index(user, key string) {

@@ -1,9 +1,6 @@
 package session
 
-import (
-	"hash/maphash"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // memRecentSlots is how many Records each shard of a MemoryStore keeps at
 // hand, so that a session read again soon (a page and the requests it
@@ -13,17 +10,18 @@ import (
 // sessions; a session whose slot another one took is built again.
 const memRecentSlots = 16
 
-// memLocation is where a key lives in a MemoryStore: its shard and the slot
-// of that shard that may hold a Record recently built for it.
+// memLocation is where a key lives in a MemoryStore: its shard, the slot
+// of that shard that may hold a Record recently built for it, and its hash.
 type memLocation struct {
 	shard *memShard
 	slot  *atomic.Pointer[builtRecord]
+	hash  uint64
 }
 
-func (s *MemoryStore) locate(key string) memLocation {
-	h := maphash.String(s.seed, key)
-	sh := &s.shards[h%memShards]
-	return memLocation{sh, &sh.recent[h/memShards%memRecentSlots]}
+// locate returns the location of the key whose hash is h.
+func (s *MemoryStore) locate(h uint64) memLocation {
+	sh := s.shard(h)
+	return memLocation{sh, &sh.recent[h/memShards%memRecentSlots], h}
 }
 
 // record returns the Record of rec, a copy of the record now at the
@@ -40,11 +38,11 @@ func (l memLocation) record(rec *memRecord) *Record {
 	return &c.Record
 }
 
-// forget empties the slot of key, so that the values of a record that was
+// forget empties the slot of the key whose hash is h, so that the values of a record that was
 // removed are not kept longer than the record. (A Load racing with the
 // removal may fill the slot again; what it leaves there is never returned,
 // since its version is that of a record that no key holds any more, and
 // goes when another Load takes the slot.)
-func (s *MemoryStore) forget(key string) {
-	s.locate(key).slot.Store(nil)
+func (s *MemoryStore) forget(h uint64) {
+	s.locate(h).slot.Store(nil)
 }

@@ -1172,12 +1172,14 @@ func TestMemoryStoreConcurrentMixedOperations(t *testing.T) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		require.Len(t, sh.expiry, len(sh.entries), "shard %d heap and map disagree", i)
-		for _, e := range sh.entries {
+		entries := sh.allEntriesLocked()
+		require.Len(t, sh.expiry, len(entries), "shard %d heap and map disagree", i)
+		for _, e := range entries {
 			require.Same(t, e, sh.expiry[e.index].e, "heap index of %s", e.key)
 			require.Equal(t, e.rec.expires(), sh.expiry[e.index].expires, "heap expiry of %s", e.key)
+			require.Same(t, e, sh.get(s.hash(e.key), e.key), "entry of %s", e.key)
 		}
-		total += len(sh.entries)
+		total += len(entries)
 		sh.mu.RUnlock()
 	}
 	require.Equal(t, total, s.Len())
