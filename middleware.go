@@ -256,6 +256,9 @@ func (w *responseWriter) finish() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.pending.changes() {
+		return // nothing happened to the session since it was saved
+	}
 	if err := s.commitLocked(w.ResponseWriter); err != nil {
 		s.m.log.ErrorContext(s.r.Context(), "session: saving changes made after the response started", "tag", tagOf(s.key), "error", err)
 	}

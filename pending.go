@@ -65,6 +65,11 @@ func (p *pending) clear() {
 // reset forgets every change, after they were written or dropped.
 func (p *pending) reset() { *p = pending{} }
 
+// changes reports whether there is anything to write.
+func (p *pending) changes() bool {
+	return len(p.set) > 0 || len(p.deleted) > 0 || p.cleared || p.user != nil
+}
+
 // writes reports whether the changes give a new session something to store.
 func (p *pending) writes() bool { return len(p.set) > 0 || p.user != nil }
 
