@@ -31,8 +31,13 @@ func TestRandomIDGeneratorDefault(t *testing.T) {
 	const draws = 10000
 	seen := make(map[string]struct{}, draws)
 	var g RandomIDGenerator
-	for range draws {
-		id, err := g.NewID()
+	for i := range draws {
+		// Half through the manager's path, which calls crypto/rand itself.
+		draw := g.NewID
+		if i%2 == 1 {
+			draw = func() (string, error) { return newID(g) }
+		}
+		id, err := draw()
 		require.NoError(t, err)
 		require.Len(t, id, 43)
 		require.True(t, wellFormedID(id), "%q", id)
