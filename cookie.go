@@ -151,8 +151,6 @@ func (cc *cookieCodec) encode(id string) (string, error) {
 }
 
 // set sends the cookie for id, expiring at expires if the cookie is
-// persistent. Every Set-Cookie also tells caches not to store it.
-// set sends the cookie for id, expiring at expires if the cookie is
 // persistent; https says whether the request came over TLS. Every
 // Set-Cookie also tells caches not to store it.
 func (cc *cookieCodec) set(w http.ResponseWriter, https bool, id string, expires time.Time) error {
