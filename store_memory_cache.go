@@ -38,11 +38,11 @@ func (l memLocation) record(rec *memRecord) *Record {
 	return &c.Record
 }
 
-// forget empties the slot of the key whose hash is h, so that the values of a record that was
-// removed are not kept longer than the record. (A Load racing with the
-// removal may fill the slot again; what it leaves there is never returned,
-// since its version is that of a record that no key holds any more, and
-// goes when another Load takes the slot.)
+// forget empties the slot of the key whose hash is h, so that the values of
+// a record that was removed are not kept longer than the record. (A Load
+// racing with the removal may fill the slot again; what it leaves there is
+// never returned, since its version is that of a record that no key holds
+// any more, and goes when another Load takes the slot.)
 func (s *MemoryStore) forget(h uint64) {
 	s.locate(h).slot.Store(nil)
 }
