@@ -222,13 +222,21 @@ func requireLoopback(t *testing.T, env, host string) {
 	t.Skipf("%s points at %q: these tests only send load to a server on 127.0.0.1", env, host)
 }
 
+// serverURL returns the URL in the environment variable env, or skips the
+// test, saying how to run it: example is such a URL, what names the server.
+func serverURL(t *testing.T, env, example, what string) string {
+	t.Helper()
+	url := os.Getenv(env)
+	if url == "" {
+		t.Skipf("set %s=%s to run the %s tests", env, example, what)
+	}
+	return url
+}
+
 // postgresURL returns SESSION_TEST_POSTGRES_URL, or skips the test.
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("SESSION_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("set SESSION_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL tests")
-	}
+	url := serverURL(t, "SESSION_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL")
 	cfg, err := pgx.ParseConfig(url)
 	require.NoError(t, err)
 	requireLoopback(t, "SESSION_TEST_POSTGRES_URL", cfg.Host)
@@ -285,10 +293,7 @@ func newPool(t *testing.T, url, app string, maxConns int32) *pgxpool.Pool {
 // or skips the test.
 func newRedisStore(t *testing.T) *redisstore.Store {
 	t.Helper()
-	url := os.Getenv("SESSION_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("set SESSION_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the Redis tests")
-	}
+	url := serverURL(t, "SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis")
 	opt, err := redis.ParseURL(url)
 	require.NoError(t, err)
 	host, _, err := net.SplitHostPort(opt.Addr)
