@@ -25,12 +25,9 @@ func (s *Session) commitLocked(w http.ResponseWriter) error {
 	switch {
 	case s.rec == nil:
 		return s.createLocked(ctx, w, now)
-	case s.renewTo != "" && s.hijacked:
-		// A hijacked connection's response carries no cookie: a new ID
-		// would lock the client out, so the session keeps its ID.
-		s.m.log.WarnContext(ctx, "session: renewal skipped: the connection was hijacked", "tag", tagOf(s.key))
-		return s.keepIDLocked(ctx, w, now)
-	case s.renewTo != "":
+	case s.renewal.to != "" && s.hijacked:
+		return s.renewalUndeliverableLocked(ctx, w, now)
+	case s.renewal.to != "":
 		return s.renewStoredLocked(ctx, w, now)
 	default:
 		return s.updateLocked(ctx, w, now)
@@ -64,7 +61,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		CreatedAt:        now,
 		LastSeen:         now,
 		IssuedAt:         now,
-		IdleDeadline:     now.Add(s.m.cfg.idleTimeout),
+		IdleDeadline:     s.m.idleDeadline(now),
 		AbsoluteDeadline: now.Add(s.m.cfg.absoluteTimeout),
 		ClientIP:         s.clientAddr(),
 		UserAgent:        cleanUserAgent(s.r.UserAgent()),
@@ -107,40 +104,43 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 	if hook := s.m.cfg.hooks.Created; hook != nil {
 		hook(ctx, s.eventLocked(key))
 	}
-	return s.m.enforceUserLimit(ctx, rec.User, key)
+	return s.m.enforceUserLimit(ctx, rec.User)
 }
 
-// renewStoredLocked moves the stored session to the ID chosen by Renew,
-// with the pending changes, leaving a tombstone at the old key. If another
-// request renewed the session first and its grace period still runs, the
-// changes follow it: a rotation then needs no second renewal, and a
-// handler's Renew or Login renews the new session again.
+// renewStoredLocked moves the stored session to the new ID of the pending
+// renewal, with the pending changes, leaving a tombstone at the old key. If
+// another request renewed the session first and its grace period still
+// runs, the changes follow it: a rotation then needs no second renewal,
+// while a handler's Login or Renew moves the session on again, so that its
+// response carries an ID that no other response did.
 func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	d, err := s.pending.delta(s.m.cfg.codec)
 	if err != nil {
 		return err
 	}
-	d.LastSeen, d.IdleDeadline, d.IssuedAt = now, now.Add(s.m.cfg.idleTimeout), now
+	d.LastSeen, d.IdleDeadline, d.IssuedAt = now, s.m.idleDeadline(now), now
 	oldKey := s.key
 	err = s.moveLocked(ctx, d, now)
 	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
-		if s.rotating {
+		if s.renewal.rotation {
 			return s.keepIDLocked(ctx, w, now)
 		}
 		oldKey = s.key
 		err = s.moveLocked(ctx, d, now)
 	}
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound) && !s.renewal.rotation:
+		return s.renewalLostLocked(ctx, w, now)
+	case errors.Is(err, ErrNotFound):
 		s.lostLocked(ctx)
 		return nil
-	}
-	if err != nil && s.rotating {
+	case s.renewal.rotation:
 		// A rotation is not the handler's request: when the store cannot
 		// renew now, the session keeps its ID until a later request.
 		s.m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(s.key), "error", err)
 		return s.keepIDLocked(ctx, w, now)
-	}
-	if err != nil {
+	default:
 		return fmt.Errorf("session: renewing: %w", err)
 	}
 	s.rec = d.Apply(s.recordLocked())
@@ -154,22 +154,51 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 		hook(ctx, e)
 	}
 	if d.User != nil {
-		return s.m.enforceUserLimit(ctx, s.rec.User, s.key)
+		return s.m.enforceUserLimit(ctx, s.rec.User)
 	}
 	return nil
 }
 
+// renewalLostLocked handles a handler's Login or Renew whose session another
+// request ended meanwhile. A Login starts a new session for its user, with
+// this request's changes; a Renew has no session left to renew, and fails
+// rather than let the handler believe the privilege change was saved.
+func (s *Session) renewalLostLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
+	if s.pending.user != nil {
+		s.detachLocked()
+		return s.createLocked(ctx, w, now)
+	}
+	s.lostLocked(ctx)
+	return fmt.Errorf("session: renewing: the session ended during the request: %w", ErrNotFound)
+}
+
+// renewalUndeliverableLocked handles a renewal pending when the connection
+// was hijacked: its response carries no cookie, so a new ID would lock the
+// client out. A rotation is skipped and the session keeps its ID. A
+// handler's Login or Renew (which Hijack refuses, unless it was asked for
+// while Hijack ran) is dropped with every change of the request, since
+// saving them under the old ID would raise that ID's privileges.
+func (s *Session) renewalUndeliverableLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
+	if s.renewal.rotation {
+		s.m.log.WarnContext(ctx, "session: rotation skipped: the connection was hijacked", "tag", tagOf(s.key))
+		return s.keepIDLocked(ctx, w, now)
+	}
+	s.m.log.ErrorContext(ctx, "session: Login or Renew dropped with the request's changes: the connection was hijacked", "tag", tagOf(s.key))
+	s.resetPendingLocked()
+	return nil
+}
+
 // keepIDLocked drops the pending renewal and saves the changes under the
-// session's current ID.
+// session's current ID. Only a rotation may be dropped so.
 func (s *Session) keepIDLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
-	s.renewTo, s.grace, s.rotating = "", 0, false
+	s.renewal = renewal{}
 	return s.updateLocked(ctx, w, now)
 }
 
-// moveLocked renews the stored session from s.id to s.renewTo (or a fresh
-// ID, should that one collide) and makes the new ID the session's.
+// moveLocked renews the stored session from s.id to s.renewal.to (or a
+// fresh ID, should that one collide) and makes the new ID the session's.
 func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error {
-	tomb := &Tombstone{GraceUntil: now.Add(s.grace)}
+	tomb := &Tombstone{GraceUntil: now.Add(s.renewal.grace)}
 	// The tombstone outlives the grace period so that a later use of the
 	// old ID is recognised as stale (a hijack signal), not just unknown.
 	tombExpires := now.Add(s.m.cfg.idleTimeout)
@@ -179,10 +208,10 @@ func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error 
 	if tombExpires.Before(tomb.GraceUntil) {
 		tombExpires = tomb.GraceUntil
 	}
-	id := s.renewTo
+	id := s.renewal.to
 	for attempt := 1; ; attempt++ {
 		var err error
-		if s.grace > 0 {
+		if s.renewal.grace > 0 {
 			if tomb.Successor, err = sealSuccessor(s.id, id); err != nil {
 				return err
 			}
@@ -213,7 +242,7 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	if d.IsZero() && now.Sub(s.rec.LastSeen) < s.m.cfg.touchInterval {
 		return s.resendLocked(w)
 	}
-	d.LastSeen, d.IdleDeadline = now, now.Add(s.m.cfg.idleTimeout)
+	d.LastSeen, d.IdleDeadline = now, s.m.idleDeadline(now)
 	err = s.m.store.Update(ctx, s.key, d)
 	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
 		err = s.m.store.Update(ctx, s.key, d)
@@ -266,9 +295,7 @@ func (s *Session) followRenewalLocked(ctx context.Context) bool {
 // response may have just set a new one.
 func (s *Session) lostLocked(ctx context.Context) {
 	s.m.log.InfoContext(ctx, "session: changes dropped: the session ended during the request", "tag", tagOf(s.key))
-	s.rec, s.recValues, s.id, s.key = nil, nil, "", ""
-	s.resetPendingLocked()
-	s.resendCookie = false
+	s.forgetLocked()
 }
 
 // cookieWritableLocked reports whether the response can still carry a

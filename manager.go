@@ -224,9 +224,13 @@ func splitHandle(handle string) (user, tag string, ok bool) {
 	return string(raw), tag, true
 }
 
-// enforceUserLimit ends user's oldest sessions beyond WithMaxSessionsPerUser,
-// never the one at keep.
-func (m *Manager) enforceUserLimit(ctx context.Context, user, keep string) error {
+// enforceUserLimit ends user's sessions beyond WithMaxSessionsPerUser: all
+// but those whose IDs were issued last. Every Login ranks the sessions the
+// same way (by IssuedAt, then by key), so two Logins that race agree on
+// which sessions stay: the later login survives, not neither. The session
+// of the Login that calls it is ranked like the others, and ends when a
+// later Login raced it.
+func (m *Manager) enforceUserLimit(ctx context.Context, user string) error {
 	if m.cfg.maxPerUser <= 0 || user == "" {
 		return nil
 	}
@@ -234,20 +238,27 @@ func (m *Manager) enforceUserLimit(ctx context.Context, user, keep string) error
 	if err != nil || len(recs) <= m.cfg.maxPerUser {
 		return err
 	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Record.CreatedAt.Before(recs[j].Record.CreatedAt) })
-	excess := len(recs) - m.cfg.maxPerUser
-	for _, kr := range recs {
-		if excess == 0 {
-			break
+	sort.Slice(recs, func(i, j int) bool {
+		a, b := recs[i].Record.IssuedAt, recs[j].Record.IssuedAt
+		if !a.Equal(b) {
+			return a.After(b)
 		}
-		if kr.Key == keep {
-			continue
-		}
+		return recs[i].Key > recs[j].Key
+	})
+	for _, kr := range recs[m.cfg.maxPerUser:] {
 		if err := m.store.Delete(ctx, kr.Key); err != nil {
 			return fmt.Errorf("session: ending oldest session of user: %w", err)
 		}
-		excess--
 		m.endedByManager(ctx, user, kr)
 	}
 	return nil
+}
+
+// idleDeadline returns the idle deadline that a request at now gives its
+// session. A request that only reads pushes the deadline to the store at
+// most once per touch interval, so the deadline reaches a touch interval
+// beyond the idle timeout: a session lives at least the idle timeout after
+// its last request, and at most the idle timeout plus the touch interval.
+func (m *Manager) idleDeadline(now time.Time) time.Time {
+	return now.Add(m.cfg.idleTimeout + m.cfg.touchInterval)
 }

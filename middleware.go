@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // maxTombstoneHops bounds how many renewals within their grace periods one
@@ -107,10 +108,8 @@ func (m *Manager) adopt(s *Session, id string, hops int) error {
 	}
 	s.id, s.key, s.rec, s.isNew, s.resendCookie = id, key, rec, false, hops > 0
 	if m.cfg.rotation > 0 && now.Sub(rec.IssuedAt) >= m.cfg.rotation {
-		if err := s.renewLocked(max(m.cfg.renewGrace, DefaultRotationGrace)); err != nil {
+		if err := s.renewLocked(max(m.cfg.renewGrace, DefaultRotationGrace), true); err != nil {
 			m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(key), "error", err)
-		} else {
-			s.rotating = true
 		}
 	}
 	return nil
@@ -200,17 +199,54 @@ func (w *responseWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// Hijack saves the session, then hands over the connection. The response
+// Hijack hands over the connection, then saves the session. The response
 // written on a hijacked connection carries no cookie, so a new session is
-// not created and a renewal does not happen.
+// not created and a due rotation does not happen. A pending Login or Renew
+// needs its new ID delivered: Hijack then fails with ErrHijackPendingRenewal
+// and hands nothing over. When the underlying Hijack fails (HTTP/2, say),
+// the session is left as it was, for the handler's ordinary response.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.s.mu.Lock()
-	w.s.hijacked = !w.s.started
-	w.s.mu.Unlock()
-	if !w.begin() {
+	s := w.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		if s.failed {
+			return nil, nil, errCommitFailed
+		}
+		return http.NewResponseController(w.ResponseWriter).Hijack()
+	}
+	if s.handlerRenewalLocked() {
+		return nil, nil, ErrHijackPendingRenewal
+	}
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.hijacked = true
+	if err := s.commitOnceLocked(w.ResponseWriter); err != nil {
+		// No response can tell the client: the connection is closed.
+		s.m.log.ErrorContext(s.r.Context(), "session: saving before a hijack", "tag", tagOf(s.key), "error", err)
+		conn.Close()
 		return nil, nil, errCommitFailed
 	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	return conn, rw, nil
+}
+
+// varyCookieAtStart adds "Cookie" to Vary as the response starts, unless
+// Vary names it (or "*") already: the middleware added it before the
+// handler ran, but a handler may have replaced Vary since.
+func varyCookieAtStart(h http.Header) {
+	for _, v := range h["Vary"] {
+		for v != "" {
+			var token string
+			token, v, _ = strings.Cut(v, ",")
+			token = strings.TrimSpace(token)
+			if strings.EqualFold(token, "Cookie") || token == "*" {
+				return
+			}
+		}
+	}
+	h["Vary"] = append(h["Vary"], "Cookie")
 }
 
 // Unwrap gives http.ResponseController the underlying writer, for deadlines
@@ -226,6 +262,7 @@ func (w *responseWriter) begin() bool {
 	if !committed {
 		return err == nil
 	}
+	varyCookieAtStart(w.ResponseWriter.Header())
 	if err != nil {
 		// The error handler answers instead of the application: none of the
 		// application's headers (a Location, a Content-Encoding, a caching

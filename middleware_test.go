@@ -62,7 +62,8 @@ func TestCookieAttributes(t *testing.T) {
 			assert.Equal(t, tc.path, c.Path)
 			assert.Equal(t, tc.domain, c.Domain)
 			if tc.persistent {
-				assert.Equal(t, h.clock.Now().Add(DefaultIdleTimeout).UTC(), c.Expires.UTC())
+				assert.Equal(t, h.clock.Now().Add(DefaultIdleTimeout+DefaultIdleTimeout/10).UTC(), c.Expires.UTC(),
+					"the idle deadline: the idle timeout plus the default touch interval")
 			} else {
 				assert.True(t, c.Expires.IsZero(), "a browser-session cookie by default")
 				assert.Zero(t, c.MaxAge)
@@ -77,7 +78,8 @@ func TestPersistentCookieFollowsIdleDeadline(t *testing.T) {
 	h.clock.Advance(2 * time.Minute)
 	c := setCookie(h.do("/get?k=k", cookie), DefaultCookieName)
 	require.NotNil(t, c, "a touch moves the deadline, so the cookie's expiry moves too")
-	assert.Equal(t, h.clock.Now().Add(DefaultIdleTimeout).UTC(), c.Expires.UTC())
+	assert.Equal(t, h.clock.Now().Add(DefaultIdleTimeout+time.Minute).UTC(), c.Expires.UTC(),
+		"the idle deadline: the idle timeout plus the touch interval")
 	assert.Equal(t, cookie, c.Value)
 }
 
@@ -437,5 +439,61 @@ func TestHooksReportRejectReasons(t *testing.T) {
 	assert.Equal(t, []RejectReason{RejectUnknownID, RejectMalformedCookie}, h.events.rejections())
 	for _, r := range []RejectReason{RejectUnknownID, RejectExpired, RejectIPMismatch, RejectBadSignature, RejectMalformedCookie, RejectStaleID} {
 		assert.NotEqual(t, RejectReason(0).String(), r.String())
+	}
+}
+
+// TestFailedHijackKeepsNewSession: where the connection cannot be hijacked
+// (HTTP/2, or a writer without Hijack), the handler's fallback response is
+// an ordinary one, and it carries the new session's cookie.
+func TestFailedHijackKeepsNewSession(t *testing.T) {
+	h := newHarness(t)
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Set("k", "v")
+		if _, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			t.Error("a ResponseRecorder cannot be hijacked")
+		}
+		fmt.Fprint(w, "fallback")
+	}))
+	w := h.do("/", "")
+	assert.Equal(t, "fallback", w.Body.String())
+	c := setCookie(w, DefaultCookieName)
+	require.NotNil(t, c, "the fallback response carries the new session's cookie")
+	h.handler = h.m.Handler(testApp(t))
+	assert.Equal(t, "v", h.body("/get?k=k", c.Value))
+}
+
+// TestVaryCookieSurvivesHandlerSet: a handler that replaces Vary with
+// Header().Set still sends "Vary: Cookie", once.
+func TestVaryCookieSurvivesHandlerSet(t *testing.T) {
+	for name, vary := range map[string][]string{
+		"replaced":             {"Accept-Encoding"},
+		"replaced by a list":   {"Accept-Encoding, Origin"},
+		"already names cookie": {"accept-encoding, cookie"},
+		"removed":              nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if vary == nil {
+					w.Header().Del("Vary")
+				} else {
+					w.Header()["Vary"] = vary
+				}
+				fmt.Fprint(w, "ok")
+			}))
+			got := h.do("/", "").Header().Values("Vary")
+			n := 0
+			for _, v := range got {
+				for _, token := range strings.Split(v, ",") {
+					if strings.EqualFold(strings.TrimSpace(token), "Cookie") {
+						n++
+					}
+				}
+			}
+			assert.Equal(t, 1, n, "Vary %q names Cookie once", got)
+			for _, v := range vary {
+				assert.Contains(t, got, v, "the handler's Vary is kept")
+			}
+		})
 	}
 }

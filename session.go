@@ -19,6 +19,10 @@ var (
 	// ErrInvalidUser: Login was called with an empty user, or one that is
 	// not valid UTF-8 or holds a NUL byte (stores may keep users as text).
 	ErrInvalidUser = errors.New("session: Login needs a non-empty, valid UTF-8 user without NUL")
+	// ErrHijackPendingRenewal: the handler hijacked the connection after
+	// Login or Renew, whose new ID only the response's cookie can deliver.
+	// Finish the login with an ordinary response first.
+	ErrHijackPendingRenewal = errors.New("session: cannot hijack the connection: a Login or Renew waits for the response to carry its new ID")
 )
 
 // Session is one request's view of its session: the values it read, the
@@ -45,10 +49,8 @@ type Session struct {
 	recValues []byte
 	created   Record // the room of rec for a session created in a MemoryStore
 
-	pending  pending       // changes to values and user, sent at the next commit
-	renewTo  string        // new ID chosen by Renew, issued at commit
-	grace    time.Duration // grace of the pending renewal
-	rotating bool          // the pending renewal is WithRotation's, not the handler's
+	pending pending // changes to values and user, sent at the next commit
+	renewal renewal // the new ID the session moves to at the next commit
 
 	expireCookie bool // the cookie names no session (ended or dead): remove it unless replaced
 	resendCookie bool // the client used an old ID within its grace period
@@ -60,13 +62,22 @@ type Session struct {
 	clientIPKnown bool
 }
 
+// renewal is a pending change of the session's ID. It is always set or
+// cleared as a whole, so that nothing of one renewal (a rotation's right to
+// be postponed, its grace period) survives into another.
+type renewal struct {
+	to       string        // the new ID, issued at commit; "" for none
+	grace    time.Duration // how long the old ID keeps leading to the new one
+	rotation bool          // WithRotation's: may be postponed, unlike a handler's Login or Renew
+}
+
 // ID returns the session's ID, as carried by its cookie: "" until the session
 // exists in the store. After Renew or Login it is the new ID.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.renewTo != "" {
-		return s.renewTo
+	if s.renewal.to != "" {
+		return s.renewal.to
 	}
 	return s.id
 }
@@ -208,8 +219,8 @@ func (s *Session) Handle() string {
 	if s.rec == nil || user == "" {
 		return ""
 	}
-	if s.renewTo != "" { // the key the session will have once renewed
-		return handleOf(user, storeKey(s.renewTo))
+	if s.renewal.to != "" { // the key the session will have once renewed
+		return handleOf(user, storeKey(s.renewal.to))
 	}
 	return handleOf(user, s.key)
 }
@@ -223,10 +234,11 @@ func (s *Session) Handle() string {
 func (s *Session) Renew() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.renewLocked(s.m.cfg.renewGrace)
+	return s.renewLocked(s.m.cfg.renewGrace, false)
 }
 
-func (s *Session) renewLocked(grace time.Duration) error {
+// renewLocked sets a renewal to a new ID, replacing any pending one.
+func (s *Session) renewLocked(grace time.Duration, rotation bool) error {
 	if s.started {
 		return ErrResponseStarted
 	}
@@ -237,7 +249,7 @@ func (s *Session) renewLocked(grace time.Duration) error {
 	if err != nil {
 		return err
 	}
-	s.renewTo, s.grace = id, grace
+	s.renewal = renewal{to: id, grace: grace, rotation: rotation}
 	return nil
 }
 
@@ -252,7 +264,7 @@ func (s *Session) Login(user string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.renewLocked(0); err != nil {
+	if err := s.renewLocked(0, false); err != nil {
 		return err
 	}
 	s.pending.user = &user
@@ -276,10 +288,24 @@ func (s *Session) Invalidate() error {
 		fire(s.m.cfg.hooks.Invalidated, s.r.Context(), e)
 		s.expireCookie = true
 	}
-	s.rec, s.recValues, s.id, s.key, s.renewTo = nil, nil, "", "", ""
-	s.pending.reset()
-	s.resendCookie = false
+	s.forgetLocked()
 	return nil
+}
+
+// forgetLocked makes s a session that is not in the store and has nothing
+// pending: what Invalidate leaves, and what a session ended by another
+// request becomes.
+func (s *Session) forgetLocked() {
+	s.detachLocked()
+	s.pending.reset()
+}
+
+// detachLocked makes s a session that is not in the store, keeping the
+// request's pending changes for a new one.
+func (s *Session) detachLocked() {
+	s.rec, s.recValues, s.id, s.key = nil, nil, "", ""
+	s.renewal = renewal{}
+	s.resendCookie = false
 }
 
 // commitOnce saves the session if the response has not started yet; it
@@ -294,9 +320,23 @@ func (s *Session) commitOnce(w http.ResponseWriter) (bool, error) {
 		}
 		return false, nil
 	}
+	return true, s.commitOnceLocked(w)
+}
+
+// commitOnceLocked saves the session as the response starts.
+func (s *Session) commitOnceLocked(w http.ResponseWriter) error {
 	err := s.commitLocked(w)
 	s.started, s.failed = true, err != nil
-	return true, err
+	return err
+}
+
+// handlerRenewalLocked reports whether a Login or Renew waits for the
+// response to carry its new ID.
+func (s *Session) handlerRenewalLocked() bool {
+	if s.rec == nil {
+		return s.pending.user != nil // a Login of a session not stored yet
+	}
+	return s.renewal.to != "" && !s.renewal.rotation
 }
 
 // eventLocked describes the session stored at key for a hook.
@@ -319,5 +359,5 @@ func (s *Session) clientAddr() netip.Addr {
 // resetPendingLocked forgets the changes that were just written.
 func (s *Session) resetPendingLocked() {
 	s.pending.reset()
-	s.renewTo, s.grace, s.rotating = "", 0, false
+	s.renewal = renewal{}
 }

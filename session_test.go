@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,7 +82,7 @@ func TestStrictModeNeverAdoptsUnknownIDs(t *testing.T) {
 	invalidated := h.newSession()
 	h.do("/invalidate", invalidated)
 	expired := h.newSession()
-	h.clock.Advance(DefaultIdleTimeout + time.Second)
+	h.clock.Advance(DefaultIdleTimeout + DefaultIdleTimeout/10 + time.Second) // idle timeout plus touch interval
 	cases := map[string]string{
 		"unknown":     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 		"chosen":      "attacker-chosen-session-id-0123456789",
@@ -132,8 +133,8 @@ func TestIdleTimeoutEnforcedByManager(t *testing.T) {
 	assert.Equal(t, "v", h.body("/get?k=k", cookie), "just inside the idle timeout")
 	clock.Advance(9 * time.Minute)
 	assert.Equal(t, "v", h.body("/get?k=k", cookie), "the read above pushed the idle deadline")
-	clock.Advance(10 * time.Minute)
-	assert.Empty(t, h.body("/get?k=k", cookie), "idle for the whole timeout")
+	clock.Advance(11 * time.Minute)
+	assert.Empty(t, h.body("/get?k=k", cookie), "idle for the idle timeout plus the touch interval")
 	_, err := frozen.Load(context.Background(), storeKey(cookie))
 	assert.ErrorIs(t, err, ErrNotFound, "an expired session is deleted")
 	assert.Contains(t, h.events.kinds(), "expired")
@@ -173,7 +174,8 @@ func TestTouchWritesAtMostOncePerInterval(t *testing.T) {
 	assert.Empty(t, d.Set, "a touch rewrites no values")
 	assert.Empty(t, d.Delete)
 	assert.False(t, d.Clear)
-	assert.Equal(t, h.clock.Now().Add(10*time.Minute), d.IdleDeadline)
+	assert.Equal(t, h.clock.Now().Add(10*time.Minute+time.Minute), d.IdleDeadline,
+		"the idle timeout plus the touch interval")
 	assert.Nil(t, setCookie(h.do("/get?k=k", cookie), DefaultCookieName), "a touch sends no cookie")
 }
 
@@ -800,4 +802,82 @@ func TestRotationPostponedWhenStoreCannotRenew(t *testing.T) {
 	assert.Nil(t, setCookie(w, DefaultCookieName), "the session keeps its ID")
 	h.handler = h.m.Handler(testApp(t))
 	assert.Equal(t, "changed", h.body("/get?k=k", cookie), "and the request's changes are saved")
+}
+
+// TestIdleTimeoutCountsFromLastRequest: a read inside the touch interval
+// writes nothing, yet the session still lives the whole idle timeout after
+// it, and no longer than the idle timeout plus the touch interval.
+func TestIdleTimeoutCountsFromLastRequest(t *testing.T) {
+	h := newHarness(t, WithIdleTimeout(30*time.Minute), WithTouchInterval(3*time.Minute))
+	cookie := h.newSession()
+	h.clock.Advance(2 * time.Minute)
+	require.Equal(t, "v", h.body("/get?k=k", cookie))
+	_, _, updates, _, _ := h.store.counts()
+	require.Zero(t, updates, "the read was not a touch")
+	h.clock.Advance(30*time.Minute - time.Second)
+	assert.Equal(t, "v", h.body("/get?k=k", cookie), "idle for less than the idle timeout since the last request")
+
+	cookie = h.newSession()
+	h.clock.Advance(2 * time.Minute)
+	require.Equal(t, "v", h.body("/get?k=k", cookie))
+	h.clock.Advance(31 * time.Minute) // 33 minutes after the last touch
+	assert.Empty(t, h.body("/get?k=k", cookie), "idle timeout plus touch interval after the last touch")
+}
+
+// TestSimultaneousLoginsKeepTheLater: at WithMaxSessionsPerUser(1), two
+// logins that both list the user's sessions after both stored theirs agree
+// on which session stays: the later login's, not neither.
+func TestSimultaneousLoginsKeepTheLater(t *testing.T) {
+	h := newHarness(t, WithMaxSessionsPerUser(1))
+	racing := &overlappingListStore{recordingStore: h.store, bListed: make(chan struct{}), aListed: make(chan struct{})}
+	m, err := New(WithStore(racing), WithClock(h.clock.Now), WithMaxSessionsPerUser(1), WithLogger(h.m.log))
+	require.NoError(t, err)
+	login := func() string {
+		w := httptest.NewRecorder()
+		m.Handler(testApp(t)).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/login?user=alice", nil))
+		c := setCookie(w, DefaultCookieName)
+		require.NotNil(t, c)
+		return c.Value
+	}
+	var later string
+	laterDone := make(chan struct{})
+	racing.startB = func() {
+		h.clock.Advance(time.Second)
+		go func() { defer close(laterDone); later = login() }()
+	}
+	earlier := login()
+	<-laterDone
+	assert.Equal(t, "alice", h.body("/user", later), "the later login survives")
+	assert.Empty(t, h.body("/user", earlier), "the earlier one ended")
+	infos, err := h.m.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.Len(t, infos, 1)
+}
+
+// overlappingListStore makes two logins' limit checks overlap: the first
+// login's listing starts the second login (startB), and each listing is
+// taken after both sessions were stored and returned only once both were
+// taken.
+type overlappingListStore struct {
+	*recordingStore
+	calls            atomic.Int32
+	startB           func()
+	bListed, aListed chan struct{}
+}
+
+func (s *overlappingListStore) UserSessions(ctx context.Context, user string) ([]KeyedRecord, error) {
+	switch s.calls.Add(1) {
+	case 1:
+		s.startB()
+		<-s.bListed
+		recs, err := s.recordingStore.UserSessions(ctx, user)
+		close(s.aListed)
+		return recs, err
+	case 2:
+		recs, err := s.recordingStore.UserSessions(ctx, user)
+		close(s.bListed)
+		<-s.aListed
+		return recs, err
+	}
+	return s.recordingStore.UserSessions(ctx, user)
 }
