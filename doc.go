@@ -32,9 +32,11 @@
 // nothing gets no cookie and costs no store record. Changes are saved when
 // the response starts (the first Write, WriteHeader or Flush), as a delta of
 // the keys that changed, so two concurrent requests that change different
-// keys both keep their change. A read-only request does not rewrite the
+// keys both keep their change; two that change the same key are not merged,
+// and the last one saved wins. A read-only request does not rewrite the
 // session; its idle deadline is pushed to the store at most once per touch
-// interval.
+// interval, to the idle timeout plus the touch interval ahead, so a session
+// lives at least the idle timeout after its last request.
 //
 // # Choosing a store
 //
@@ -66,6 +68,8 @@
 //     the old ID is dead at once; after Renew or WithRotation it may keep
 //     leading to the new session for a short grace period (WithRenewGrace).
 //     A later use of an old ID is reported as RejectStaleID, a hijack signal.
+//     A Login or Renew ends with a new ID that only its own response
+//     carries, or fails: it never raises the privileges of an older ID.
 //   - Behind reverse proxies, list them with WithTrustedProxies and name the
 //     one header they write with WithProxyHeader; no other header is read.
 //   - WithIPBinding ties a session to its creator's network prefix. It
