@@ -205,6 +205,29 @@ func TestAttackCookieTossing(t *testing.T) {
 			func(v string) string { return n + strings.Repeat("Z", 43) + "; " + n + v }},
 		{"signed: forged tossed cookie first", []Option{WithSigningKeys(attackSigningKey)},
 			func(v string) string { return n + forged + "; " + n + v }},
+		// Junk and repeats cost no store lookup, so they do not count toward
+		// the bound on the IDs tried: however many come first, the owner's
+		// cookie is still reached.
+		{"many malformed tossed cookies first", nil,
+			func(v string) string { return strings.Repeat(n+"!!tossed!!; ", 2*maxCookieCandidates+1) + n + v }},
+		{"many distinct malformed tossed cookies first", nil,
+			func(v string) string { return attackJunk(n, 2*maxCookieCandidates+1) + n + v }},
+		{"many repeats of a well-formed unknown tossed cookie first", nil,
+			func(v string) string {
+				return strings.Repeat(n+strings.Repeat("Z", 43)+"; ", 2*maxCookieCandidates+1) + n + v
+			}},
+		{"unknown IDs, each repeated, just under the bound first", nil,
+			func(v string) string {
+				var b strings.Builder
+				for i := range maxCookieCandidates - 1 {
+					b.WriteString(strings.Repeat(n+strings.Repeat(string(rune('P'+i)), 43)+"; ", 3))
+				}
+				return b.String() + attackJunk(n, 5) + n + v
+			}},
+		{"signed: many repeats of a forged tossed cookie first", []Option{WithSigningKeys(attackSigningKey)},
+			func(v string) string { return strings.Repeat(n+forged+"; ", 2*maxCookieCandidates+1) + n + v }},
+		{"signed: many malformed tossed cookies first", []Option{WithSigningKeys(attackSigningKey)},
+			func(v string) string { return attackJunk(n, 2*maxCookieCandidates+1) + n + v }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,6 +239,47 @@ func TestAttackCookieTossing(t *testing.T) {
 				assert.False(t, c.Name == DefaultCookieName && c.MaxAge < 0,
 					"the response must not remove the victim's cookie: %s", c.Raw)
 			}
+			assert.Equal(t, "v", h.body("/get?k=k", victim))
+		})
+	}
+}
+
+// attackJunk returns count distinct malformed cookies named by n ("name="),
+// each followed by "; ".
+func attackJunk(n string, count int) string {
+	var b strings.Builder
+	for i := range count {
+		fmt.Fprintf(&b, "%s!junk%d!; ", n, i)
+	}
+	return b.String()
+}
+
+// TestAttackCookieLookupsBounded sends many distinct, well-formed IDs the
+// server never issued, each of which could only be refused by a store
+// lookup: only maxCookieCandidates of them are looked up, however many come,
+// and the request gets a fresh session.
+func TestAttackCookieLookupsBounded(t *testing.T) {
+	const n = DefaultCookieName + "="
+	for _, mode := range attackCookieModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t, mode.opts...)
+			victim := h.newSession()
+			var line strings.Builder
+			for i := range 100 {
+				v, err := h.m.cookie.encode(fmt.Sprintf("%043d", i))
+				require.NoError(t, err)
+				fmt.Fprintf(&line, "%s%s; ", n, v)
+			}
+			line.WriteString(n + victim)
+			before := attackLoads(h)
+			w := h.do("/get?k=k", "", attackCookieLines(line.String()))
+			assert.Equal(t, maxCookieCandidates, attackLoads(h)-before, "store loads")
+			assert.Empty(t, w.Body.String(), "the owner's cookie past the bound is not reached")
+			for _, c := range w.Result().Cookies() {
+				assert.False(t, c.Name == DefaultCookieName && c.MaxAge < 0,
+					"a cookie of our name may be the owner's: it is not removed: %s", c.Raw)
+			}
+			assert.Len(t, attackRejected(h), maxCookieCandidates)
 			assert.Equal(t, "v", h.body("/get?k=k", victim))
 		})
 	}
@@ -692,6 +756,10 @@ func TestHijackIPMismatch(t *testing.T) {
 			from("198.51.100.7:1000"), from("[2001:db8::66]:2000"), "2001:db8::66"},
 		{"through a trusted proxy", []Option{WithIPBinding(32, 128), WithTrustedProxies("10.0.0.0/8")},
 			attackVia("192.0.2.10"), attackVia("192.0.2.66"), "192.0.2.66"},
+		// The thief's unclosed quote would swallow the element the proxy
+		// appends, if Forwarded were read from the left.
+		{"through a trusted proxy writing Forwarded", []Option{WithIPBinding(32, 128), WithTrustedProxies("10.0.0.0/8"), WithProxyHeader("Forwarded")},
+			attackForwardedVia("", "192.0.2.10"), attackForwardedVia(`for="192.0.2.10";x="`, "192.0.2.66"), "192.0.2.66"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -725,6 +793,20 @@ func attackVia(client string) func(*http.Request) {
 	return func(r *http.Request) {
 		r.RemoteAddr = "10.1.2.3:5555"
 		r.Header.Set("X-Forwarded-For", "198.51.100.1, "+client)
+	}
+}
+
+// attackForwardedVia makes a request come from client through the trusted
+// proxy 10.1.2.3, which appends its Forwarded element to what the client
+// sent (sent, possibly empty).
+func attackForwardedVia(sent, client string) func(*http.Request) {
+	return func(r *http.Request) {
+		r.RemoteAddr = "10.1.2.3:5555"
+		v := "for=" + client
+		if sent != "" {
+			v = sent + ", " + v
+		}
+		r.Header.Set("Forwarded", v)
 	}
 }
 

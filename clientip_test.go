@@ -2,9 +2,11 @@ package session
 
 import (
 	"crypto/tls"
+	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -158,6 +160,30 @@ func TestClientAddr(t *testing.T) {
 		{name: "Forwarded element without for= gives the peer", remote: "10.0.0.1:1", fwd: []string{"for=203.0.113.9, proto=https"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.1"},
 		{name: "Forwarded spoofed left elements ignored", remote: "10.0.0.1:1", fwd: []string{"for=1.1.1.1, for=203.0.113.9"}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
 
+		// Forwarded is read from the right, element by element: a client's
+		// unclosed quote must not swallow the element a proxy appends.
+		{name: "Forwarded unclosed quote before the proxy's element", remote: "10.0.0.1:1", fwd: []string{`for="198.51.100.66";x=", for=203.0.113.9`}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
+		{name: "Forwarded unclosed quote before the proxy's quoted IPv6", remote: "10.0.0.1:1", fwd: []string{`for="198.51.100.66";x=", for="[2001:db8::1]:4711"`}, trusted: proxyCIDRs, forwarded: true, want: "2001:db8::1"},
+		{name: "Forwarded unclosed quote before a chain of trusted proxies", remote: "10.0.0.1:1", fwd: []string{`for=198.51.100.66;x=", for=203.0.113.9, for=10.0.0.3, for="[2001:db8:ffff::2]"`}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
+		{name: "Forwarded unclosed quote on the client's own line", remote: "10.0.0.1:1", fwd: []string{`for="198.51.100.66";x="`, "for=203.0.113.9"}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
+		{name: "Forwarded dangling backslash before the proxy's element", remote: "10.0.0.1:1", fwd: []string{`for=198.51.100.66;x="\, for="[2001:db8::1]"`}, trusted: proxyCIDRs, forwarded: true, want: "2001:db8::1"},
+		{name: "Forwarded escaped quote keeps a comma inside the value", remote: "10.0.0.1:1", fwd: []string{`for="198.51.100.66\", for=203.0.113.9"`}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.1"},
+		{name: "Forwarded escaped backslash before a closing quote", remote: "10.0.0.1:1", fwd: []string{`for=198.51.100.66;host="a\\", for=203.0.113.9`}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
+		{name: "Forwarded escaped closing quote is unparseable", remote: "10.0.0.1:1", fwd: []string{`for=198.51.100.66, for="203.0.113.9\"`}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.1"},
+		{name: "Forwarded trusted chain over lines", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.1, for=203.0.113.9", "for=10.0.0.3", `for="[2001:db8:ffff::2]:80"`}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
+		{name: "Forwarded unbalanced quote mid-chain stops at the last trusted hop", remote: "10.0.0.1:1", fwd: []string{`for=198.51.100.66, for="10.0.0.9, for=10.0.0.3, for=10.0.0.2`}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.3"},
+		{name: "Forwarded unparseable line stops at the last trusted hop", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66", `for="203.0.113.9`, "for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.2"},
+		{name: "Forwarded duplicate for= stops the walk", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66, for=203.0.113.7;for=203.0.113.9, for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.2"},
+		{name: "Forwarded duplicate parameter in other case stops the walk", remote: "10.0.0.1:1", fwd: []string{"proto=http;Proto=https;for=203.0.113.9"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.1"},
+		{name: "Forwarded unquoted port is a bad token", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66, for=203.0.113.9:80, for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.2"},
+		{name: "Forwarded unquoted IPv6 is a bad token", remote: "10.0.0.1:1", fwd: []string{"for=2001:db8::1"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.1"},
+		{name: "Forwarded pair without a value", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66, for=, for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.2"},
+		{name: "Forwarded control byte in a quoted value", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66, for=\"203.0.113.9\x01\", for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.2"},
+		{name: "Forwarded empty element stops the walk", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66, , for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.2"},
+		{name: "Forwarded empty line stops the walk", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66", "", "for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "10.0.0.2"},
+		{name: "Forwarded spaces around separators", remote: "10.0.0.1:1", fwd: []string{"for=198.51.100.66 ,for=203.0.113.9 ; proto=https ;by=10.0.0.1 , for=10.0.0.2"}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
+		{name: "Forwarded empty pairs", remote: "10.0.0.1:1", fwd: []string{";for=203.0.113.9;;proto=https;"}, trusted: proxyCIDRs, forwarded: true, want: "203.0.113.9"},
+
 		// Only the configured header is read: a proxy passes the other one
 		// through as the client wrote it.
 		{name: "XFF mode ignores a client's Forwarded", remote: "10.0.0.1:1", xff: []string{"203.0.113.9"}, fwd: []string{"for=198.51.100.66"}, trusted: proxyCIDRs, want: "203.0.113.9"},
@@ -209,6 +235,12 @@ func TestProxiesIsHTTPS(t *testing.T) {
 		{name: "trusted Forwarded right-most element wins (http)", remote: "10.0.0.1:1", fwd: []string{"proto=https, proto=http"}, trusted: proxyCIDRs, forwarded: true, want: false},
 		{name: "trusted Forwarded right-most element wins (https)", remote: "10.0.0.1:1", fwd: []string{"proto=http", "proto=https"}, trusted: proxyCIDRs, forwarded: true, want: true},
 		{name: "trusted Forwarded without proto", remote: "10.0.0.1:1", fwd: []string{"for=203.0.113.9"}, trusted: proxyCIDRs, forwarded: true, want: false},
+		{name: "Forwarded proto of a client's unclosed quote is not the proxy's", remote: "10.0.0.1:1", fwd: []string{`proto=https;x=", for=203.0.113.9`}, trusted: proxyCIDRs, forwarded: true, want: false},
+		{name: "Forwarded proxy's proto after a client's unclosed quote", remote: "10.0.0.1:1", fwd: []string{`for=1.1.1.1;x=", for=203.0.113.9;proto=https`}, trusted: proxyCIDRs, forwarded: true, want: true},
+		{name: "Forwarded proxy's proto=http after a client's unclosed quote", remote: "10.0.0.1:1", fwd: []string{`proto=https;x=", for=203.0.113.9;proto=http`}, trusted: proxyCIDRs, forwarded: true, want: false},
+		{name: "Forwarded proto of the client's line under the proxy's", remote: "10.0.0.1:1", fwd: []string{"proto=https", "for=203.0.113.9"}, trusted: proxyCIDRs, forwarded: true, want: false},
+		{name: "Forwarded duplicate proto in the nearest element", remote: "10.0.0.1:1", fwd: []string{"proto=http;proto=https"}, trusted: proxyCIDRs, forwarded: true, want: false},
+		{name: "Forwarded unparseable nearest element", remote: "10.0.0.1:1", fwd: []string{`proto=https;for="203.0.113.9`}, trusted: proxyCIDRs, forwarded: true, want: false},
 		{name: "Forwarded mode ignores X-Forwarded-Proto", remote: "10.0.0.1:1", fwd: []string{"for=203.0.113.9"}, xfp: []string{"https"}, trusted: proxyCIDRs, forwarded: true, want: false},
 		{name: "XFF mode ignores Forwarded proto", remote: "10.0.0.1:1", fwd: []string{"proto=https"}, trusted: proxyCIDRs, want: false},
 		{name: "XFF mode reads X-Forwarded-Proto next to Forwarded", remote: "10.0.0.1:1", fwd: []string{"proto=http"}, xfp: []string{"https"}, trusted: proxyCIDRs, want: true},
@@ -244,6 +276,59 @@ func clientIPAppearsIn(addr netip.Addr, s string) bool {
 	return false
 }
 
+// clientIPAppended returns the Forwarded element and the X-Forwarded-For
+// entry a proxy writes for a client at the address in hi and lo (IPv6 if v6,
+// else IPv4 from lo's low bits), with port unless it is 0, and the address
+// they must be read back as. Forwarded quotes IPv6 and ports, as RFC 7239
+// requires.
+func clientIPAppended(hi, lo uint64, v6 bool, port uint16) (element, entry string, want netip.Addr) {
+	var bits [16]byte
+	binary.BigEndian.PutUint64(bits[:8], hi)
+	binary.BigEndian.PutUint64(bits[8:], lo)
+	want = netip.AddrFrom4([4]byte(bits[12:]))
+	entry = want.String()
+	if v6 {
+		want = netip.AddrFrom16(bits)
+		entry = "[" + want.String() + "]"
+	}
+	if port != 0 {
+		entry += ":" + itoa(int(port))
+	}
+	element = "for=" + entry
+	if v6 || port != 0 {
+		element = `for="` + entry + `"`
+	}
+	return element, entry, want.Unmap()
+}
+
+// clientIPCheckAppended checks that whatever a client sent before them
+// (prefix), the element a trusted proxy appends to the same line, or writes
+// on a line of its own, is what clientAddr reads, and its proto= (or the
+// lack of one) what isHTTPS reads. form picks IPv6 (bit 0), the proxy's own
+// line (bit 1) and the proxy's proto= (bits 2–3: none, https, http, HTTPS).
+func clientIPCheckAppended(t *testing.T, trusted []netip.Prefix, prefix string, hi, lo uint64, port uint16, form uint8) {
+	element, entry, want := clientIPAppended(hi, lo, form&1 != 0, port)
+	if inAny(want, trusted) {
+		return // the walk would rightly go on into the client's text
+	}
+	proto := []string{"", "https", "http", "HTTPS"}[form>>2&3]
+	if proto != "" {
+		element += ";proto=" + proto
+	}
+	lines := []string{prefix + ", " + element}
+	xffLines := []string{prefix + ", " + entry}
+	if form&2 != 0 {
+		lines = []string{prefix, element}
+		xffLines = []string{prefix, entry}
+	}
+	r := clientIPRequest("10.0.0.1:1", xffLines, lines)
+	p := proxies{trusted: trusted, forwarded: true}
+	require.Equal(t, want, p.clientAddr(r), "Forwarded %q", lines)
+	require.Equal(t, strings.EqualFold(proto, "https"), p.isHTTPS(r), "Forwarded %q", lines)
+	p.forwarded = false
+	require.Equal(t, want, p.clientAddr(r), "X-Forwarded-For %q", xffLines)
+}
+
 func FuzzClientAddr(f *testing.F) {
 	seeds := []struct {
 		remote, xff, fwd string
@@ -262,15 +347,23 @@ func FuzzClientAddr(f *testing.F) {
 		{"10.0.0.1:1", "10.0.0.3, 10.0.0.2", "", false},
 		{"127.0.0.1:1", "[fe80::1%eth0]:80", "", false},
 		{"10.0.0.1:1", "", `for="[fe80::1%eth0]:80"`, true},
+		{"10.0.0.1:1", "", `for="198.51.100.66";x="`, true},
+		{"10.0.0.1:1", "", `for=198.51.100.66;x="\`, true},
+		{"10.0.0.1:1", "", `proto=https;x="\\\"`, true},
+		{"10.0.0.1:1", "", `for="10.0.0.9, for=10.0.0.3`, true},
 	}
-	for _, s := range seeds {
-		f.Add(s.remote, s.xff, s.fwd, s.forwarded)
+	for i, s := range seeds {
+		// The client appended after each seed's Forwarded text: 203.0.113.i
+		// or 2001:db8::cb00:71i, with and without a port, in every form.
+		f.Add(s.remote, s.xff, s.fwd, s.forwarded, uint64(0x20010db8)<<32, uint64(0xcb007100+i), uint16(i%2*4711), uint8(i))
 	}
 	trusted := clientIPPrefixes("10.0.0.0/8", "2001:db8:ffff::/48", "127.0.0.1/32")
-	f.Fuzz(func(t *testing.T, remote, xff, fwd string, forwarded bool) {
+	f.Fuzz(func(t *testing.T, remote, xff, fwd string, forwarded bool, hi, lo uint64, port uint16, form uint8) {
+		clientIPCheckAppended(t, trusted, fwd, hi, lo, port, form)
 		if len(remote) > 64 || len(xff) > 128 || len(fwd) > 128 {
 			return // keeps the substring search below cheap
 		}
+
 		var xffLines, fwdLines []string
 		if xff != "" {
 			xffLines = []string{xff}
@@ -301,4 +394,77 @@ func FuzzClientAddr(f *testing.F) {
 			"clientAddr returned %v, which is not in the configured header (XFF %q, Forwarded %q, forwarded %v)",
 			got, xff, fwd, forwarded)
 	})
+}
+
+// TestTrustedProxiesMappedRanges configures proxies in IPv4-mapped IPv6
+// form. Peer addresses are always read unmapped, so a mapped range must be
+// unmapped too or it would never match; a range reaching beyond the mapped
+// space cannot be, and New refuses it.
+func TestTrustedProxiesMappedRanges(t *testing.T) {
+	const client = "203.0.113.9"
+	tests := []struct {
+		name    string
+		trusted string
+		peer    string
+		want    string // the client address the session is created with
+	}{
+		{"IPv4 range", "10.0.0.0/8", "10.1.2.3:5555", client},
+		{"mapped range", "::ffff:10.0.0.0/104", "10.1.2.3:5555", client},
+		{"mapped range, upper case", "::FFFF:10.0.0.0/104", "10.1.2.3:5555", client},
+		{"mapped range with host bits", "::ffff:10.9.9.9/104", "10.1.2.3:5555", client},
+		{"mapped range, mapped peer", "::ffff:10.0.0.0/104", "[::ffff:10.1.2.3]:5555", client},
+		{"mapped range in hex", "::ffff:a00:0/104", "10.1.2.3:5555", client},
+		{"mapped /128", "::ffff:10.1.2.3/128", "10.1.2.3:5555", client},
+		{"mapped address", "::ffff:10.1.2.3", "10.1.2.3:5555", client},
+		{"the whole mapped space", "::ffff:0.0.0.0/96", "192.0.2.1:5555", client},
+		{"mapped range, peer outside", "::ffff:10.0.0.0/104", "11.0.0.1:5555", "11.0.0.1"},
+		{"mapped /128, neighbour", "::ffff:10.1.2.3/128", "10.1.2.4:5555", "10.1.2.4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, WithTrustedProxies(tt.trusted))
+			h.newSession(func(r *http.Request) {
+				r.RemoteAddr = tt.peer
+				r.Header.Set("X-Forwarded-For", client)
+			})
+			kinds := h.events.kinds()
+			require.Equal(t, []string{"created"}, kinds)
+			require.Equal(t, netip.MustParseAddr(tt.want), h.events.list[0].ClientIP)
+		})
+	}
+}
+
+// TestTrustedProxiesRefused lists trusted proxies that could never match a
+// peer address, or match other than they say: New refuses each.
+func TestTrustedProxiesRefused(t *testing.T) {
+	tests := []struct {
+		trusted string
+		want    string // in the error
+	}{
+		{"::/0", "IPv4-mapped"},
+		{"::/80", "IPv4-mapped"},
+		{"::ffff:0:0/95", "IPv4-mapped"},
+		{"::fffe:0:0/94", "IPv4-mapped"},
+		{"fe80::1%eth0", "zone"},
+		{"10.0.0.0/33", "10.0.0.0/33"},
+		{"not an address", "not an address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.trusted, func(t *testing.T) {
+			m, err := New(WithTrustedProxies(tt.trusted))
+			if err == nil {
+				_ = m.Close()
+			}
+			require.Error(t, err)
+			require.ErrorContains(t, err, "trusted proxy")
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+	for _, ok := range []string{"::1", "2001:db8::/32", "::/96", "::ffff:0:0/96"} {
+		t.Run(ok, func(t *testing.T) {
+			m, err := New(WithTrustedProxies(ok))
+			require.NoError(t, err)
+			require.NoError(t, m.Close())
+		})
+	}
 }

@@ -11,9 +11,20 @@ import (
 	"github.com/gorilla/securecookie"
 )
 
-// maxCookieCandidates bounds how many cookies of our name one request may
-// make us examine, so a header stuffed with copies costs little.
+// maxCookieCandidates bounds how many distinct IDs one request may make us
+// look up in the store, so a header stuffed with well-formed IDs costs
+// little. Malformed values and repeats do not count: they cost no lookup,
+// and counting them would let a few junk cookies tossed from a sibling host
+// hide the owner's cookie behind them.
 const maxCookieCandidates = 4
+
+// maxSignatureChecks bounds how many cookies of our name one request may
+// make us verify (an HMAC per key each), repeats and forgeries included; an
+// unsigned value costs only a scan, and is not bounded. It is far above what
+// a sibling host can make a browser send: cookies of one name differ by Path
+// and Domain, and only about two paths per segment of the request's path
+// match it ("/a" and "/a/").
+const maxSignatureChecks = 32
 
 // cookieCodec reads and writes the session cookie: its value (the ID, signed
 // or not) and its attributes.
@@ -46,11 +57,11 @@ func newCookieCodec(c *config) *cookieCodec {
 }
 
 // cookieIDs are the usable IDs among the cookies of our name in a request,
-// in the order the browser sent them.
+// in the order the browser sent them, each once.
 type cookieIDs struct {
 	ids    [maxCookieCandidates]string
 	n      int
-	copies int // cookies of our name examined, usable or not
+	copies int // cookies of our name examined, usable or not, repeats included
 }
 
 // first returns the first usable ID, or "".
@@ -61,15 +72,17 @@ func (c *cookieIDs) first() string {
 	return c.ids[0]
 }
 
-// read returns the usable session IDs the request carries, and why a
-// cookie was refused if one was unusable. A request may carry several
-// cookies of our name: one set for a parent domain by a sibling host (cookie
-// tossing) can come first, so the manager tries each usable one.
+// read returns the usable session IDs the request carries, at most
+// maxCookieCandidates distinct ones, and why a cookie was refused if one was
+// unusable. A request may carry several cookies of our name: some set for a
+// parent domain by a sibling host (cookie tossing) can come first, so the
+// manager tries each usable one.
 func (cc *cookieCodec) read(r *http.Request) (cookieIDs, RejectReason) {
 	var found cookieIDs
 	reason := RejectReason(0)
+	checks := 0
 	for _, line := range r.Header["Cookie"] {
-		for line != "" && found.copies < maxCookieCandidates {
+		for line != "" && found.n < maxCookieCandidates && checks < maxSignatureChecks {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -77,6 +90,9 @@ func (cc *cookieCodec) read(r *http.Request) (cookieIDs, RejectReason) {
 				continue
 			}
 			found.copies++
+			if cc.signers != nil {
+				checks++
+			}
 			id, why := cc.decode(value)
 			if why != 0 {
 				reason = why

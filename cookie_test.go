@@ -3,8 +3,10 @@ package session
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,9 +102,9 @@ func TestCookieReadUnsigned(t *testing.T) {
 		{"junk after a usable one", []string{"session=" + cookieID1 + "; " + junk}, cookieID1, 0},
 		{"usable one on a second header line", []string{junk, "session=" + cookieID2}, cookieID2, 0},
 		{"several lines, first usable wins", []string{"a=b", "session=" + cookieID1, "session=" + cookieID2}, cookieID1, 0},
-		{"usable copy at the bound", []string{strings.Repeat(junk+"; ", maxCookieCandidates-1) + "session=" + cookieID1}, cookieID1, 0},
-		{"usable copy past the bound is not examined", []string{strings.Repeat(junk+"; ", maxCookieCandidates) + "session=" + cookieID1}, "", RejectMalformedCookie},
-		{"bound counts across header lines", []string{strings.Repeat(junk+"; ", maxCookieCandidates), "session=" + cookieID1}, "", RejectMalformedCookie},
+		{"usable copy after junk copies", []string{strings.Repeat(junk+"; ", 10*maxCookieCandidates) + "session=" + cookieID1}, cookieID1, 0},
+		{"usable copy after junk on other header lines", append(attackRepeat(junk, 10*maxCookieCandidates), "session="+cookieID1), cookieID1, 0},
+		{"junk copies only", []string{strings.Repeat(junk+"; ", 10*maxCookieCandidates)}, "", RejectMalformedCookie},
 		{"other names do not count toward the bound", []string{strings.Repeat("other=x; ", 50) + "session=" + cookieID1}, cookieID1, 0},
 	}
 	cc := cookieCodecWith(nil)
@@ -134,7 +136,52 @@ func TestCookieReadBoundsWork(t *testing.T) {
 	id := ids.first()
 	require.Empty(t, id)
 	require.Equal(t, RejectBadSignature, reason)
-	require.Equal(t, maxCookieCandidates, decodes, "only maxCookieCandidates copies may be verified")
+	require.Equal(t, maxSignatureChecks, decodes, "only maxSignatureChecks copies may be verified")
+}
+
+// cookieWellFormed returns the i-th of a series of distinct well-formed IDs.
+func cookieWellFormed(i int) string { return fmt.Sprintf("%043d", i) }
+
+// TestCookieReadCandidates checks every ID read returns, and copies: only
+// distinct well-formed IDs count toward maxCookieCandidates, and copies
+// tells the middleware whether several cookies of our name came.
+func TestCookieReadCandidates(t *testing.T) {
+	const n = "session="
+	junk := n + "!!junk!!; "
+	distinct := func(from, to int) (line string, ids []string) {
+		for i := from; i < to; i++ {
+			line += n + cookieWellFormed(i) + "; "
+			ids = append(ids, cookieWellFormed(i))
+		}
+		return line, ids
+	}
+	many, manyIDs := distinct(0, 3*maxCookieCandidates)
+	under, underIDs := distinct(0, maxCookieCandidates-1)
+	tests := []struct {
+		name       string
+		lines      []string
+		wantIDs    []string
+		wantCopies int
+	}{
+		{"none", []string{"a=b"}, nil, 0},
+		{"one", []string{n + cookieID1}, []string{cookieID1}, 1},
+		{"one junk", []string{junk}, nil, 1},
+		{"junk, then the ID", []string{strings.Repeat(junk, 50) + n + cookieID1}, []string{cookieID1}, 51},
+		{"repeats count once", []string{strings.Repeat(n+cookieID2+"; ", 50) + n + cookieID1}, []string{cookieID2, cookieID1}, 51},
+		{"quoted and bare are one ID", []string{`session="` + cookieID1 + `"; ` + n + cookieID1}, []string{cookieID1}, 2},
+		{"distinct IDs stop at the bound", []string{many}, manyIDs[:maxCookieCandidates], maxCookieCandidates},
+		{"repeated and junk under the bound, then the last", []string{strings.Repeat(under, 5) + strings.Repeat(junk, 5) + n + cookieID1 + "; " + n + cookieID2},
+			append(underIDs, cookieID1), 5*(maxCookieCandidates-1) + 6},
+		{"over header lines", []string{junk, n + cookieID1, junk + n + cookieID1, n + cookieID2}, []string{cookieID1, cookieID2}, 5},
+	}
+	cc := cookieCodecWith(nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := cc.read(cookieRequest(tt.lines...))
+			require.Equal(t, tt.wantIDs, append([]string(nil), got.ids[:got.n]...))
+			require.Equal(t, tt.wantCopies, got.copies)
+		})
+	}
 }
 
 func TestCookieReadSigned(t *testing.T) {
@@ -339,6 +386,38 @@ func TestCookieExpire(t *testing.T) {
 	}
 }
 
+// cookieReadModel is what read must return for the Cookie lines, worked
+// out the plain way: every cookie of cc's name decoded on its own, in order,
+// until maxCookieCandidates distinct IDs are found or, when cc verifies
+// signatures, maxSignatureChecks cookies were verified; the reason of the
+// last refusal when no ID was found; and how many cookies of the name came.
+func cookieReadModel(cc *cookieCodec, lines []string) (ids []string, reason RejectReason, total int) {
+	checks := 0
+	for _, line := range lines {
+		for _, part := range strings.Split(line, ";") {
+			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != cc.name {
+				continue
+			}
+			total++
+			if len(ids) == maxCookieCandidates || (cc.signers != nil && checks == maxSignatureChecks) {
+				continue
+			}
+			checks++
+			id, why := cc.decode(value)
+			if why != 0 {
+				reason = why
+			} else if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		reason = 0
+	}
+	return ids, reason, total
+}
+
 func FuzzCookieRead(f *testing.F) {
 	unsigned := cookieCodecWith(nil)
 	signed := cookieSigned(cookieKeyNew, cookieKeyOld)
@@ -354,35 +433,47 @@ func FuzzCookieRead(f *testing.F) {
 		{`session="`, `session=""`},
 		{"session=" + cookieFlip(good, 10), ""},
 		{strings.Repeat("session=x;", 10), "session=" + good},
+		{strings.Repeat("session=x;", 40), "session=" + good},
+		{strings.Repeat("session="+cookieID2+";", 10), "session=" + cookieID1},
+		{"session=" + cookieWellFormed(1) + ";session=" + cookieWellFormed(2) + ";session=" + cookieWellFormed(3), "session=" + cookieWellFormed(4) + ";session=" + cookieID1},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, line1, line2 string) {
-		r := cookieRequest(line1, line2)
+		lines := []string{line1, line2}
+		r := cookieRequest(lines...)
 		header := line1 + "\n" + line2
 
-		ids, reason := unsigned.read(r)
-		id := ids.first()
-		if reason != 0 {
-			require.Equal(t, RejectMalformedCookie, reason, "an unsigned cookie has no signature to reject")
-			require.Empty(t, id)
-		}
-		if id != "" {
-			require.True(t, wellFormedID(id), "accepted %q", id)
-			require.True(t, strings.Contains(header, "session="+id) || strings.Contains(header, `session="`+id+`"`),
-				"accepted ID %q is not a cookie value in the header", id)
-		}
+		for _, cc := range []*cookieCodec{unsigned, signed} {
+			got, reason := cc.read(r)
+			ids := append([]string(nil), got.ids[:got.n]...)
+			for i, id := range ids {
+				require.True(t, wellFormedID(id), "accepted %q", id)
+				require.NotContains(t, ids[:i], id, "IDs are returned once")
+				if cc == signed {
+					require.Contains(t, []string{cookieID1, cookieID2}, id, "only IDs the test signed can verify")
+				} else {
+					require.True(t, strings.Contains(header, "session="+id) || strings.Contains(header, `session="`+id+`"`),
+						"accepted ID %q is not a cookie value in the header", id)
+				}
+			}
+			require.LessOrEqual(t, got.n, maxCookieCandidates)
+			if reason != 0 {
+				require.Empty(t, ids, "a refusal is reported only when no ID is usable")
+				if cc == unsigned {
+					require.Equal(t, RejectMalformedCookie, reason, "an unsigned cookie has no signature to reject")
+				} else {
+					require.Contains(t, []RejectReason{RejectMalformedCookie, RejectBadSignature}, reason)
+				}
+			}
 
-		ids, reason = signed.read(r)
-		id = ids.first()
-		if reason != 0 {
-			require.Contains(t, []RejectReason{RejectMalformedCookie, RejectBadSignature}, reason)
-			require.Empty(t, id)
-		}
-		if id != "" {
-			require.True(t, wellFormedID(id), "accepted %q", id)
-			require.Contains(t, []string{cookieID1, cookieID2}, id, "only IDs the test signed can verify")
+			wantIDs, wantReason, total := cookieReadModel(cc, lines)
+			require.Equal(t, wantIDs, ids, "the first distinct usable IDs, in order")
+			require.Equal(t, wantReason, reason)
+			// The middleware keeps the cookie when several of our name came.
+			require.LessOrEqual(t, got.copies, total)
+			require.Equal(t, min(total, 2), min(got.copies, 2), "copies must tell none, one and several apart")
 		}
 	})
 }

@@ -286,21 +286,37 @@ func (c *config) validateCookie() []error {
 	return errs
 }
 
-// parsePrefix reads "10.0.0.0/8" or a single address.
+// parsePrefix reads "10.0.0.0/8" or a single address. Peer addresses are
+// read unmapped (parseHostPort), so IPv4 written in IPv4-mapped IPv6 form is
+// unmapped here too, or it would never match: ::ffff:10.0.0.0/104 is
+// 10.0.0.0/8. A range that holds the mapped space and more has no IPv4 form,
+// and one with a zone matches no peer: both are refused.
 func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return netip.Prefix{}, err
 		}
-		return p.Masked(), nil
+		if a.Zone() != "" {
+			return netip.Prefix{}, errors.New("an address with a zone matches no peer")
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
-	a, err := netip.ParseAddr(s)
+	p, err := netip.ParsePrefix(s)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	p = p.Masked()
+	mapped := netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff}) // ::ffff:0.0.0.0, the first of ::ffff:0:0/96
+	switch {
+	case p.Addr().Is4In6() && p.Bits() >= 96:
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96), nil
+	case p.Bits() < 96 && p.Contains(mapped):
+		return netip.Prefix{}, fmt.Errorf("%v holds the IPv4-mapped range ::ffff:0:0/96 and more; "+
+			"IPv4 peers are matched in IPv4 form, so list IPv4 ranges as such and IPv6 ranges that leave ::ffff:0:0/96 out", p)
+	}
+	return p, nil
 }
 
 // isToken reports whether s is a non-empty RFC 7230 token, as cookie names
