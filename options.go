@@ -122,7 +122,10 @@ func WithPersistentCookie(persistent bool) Option {
 }
 
 // WithIdleTimeout sets how long a session lives without a request (default
-// 30 minutes).
+// 30 minutes). Since a read-only request pushes the idle deadline only once
+// per touch interval (WithTouchInterval), each push sets it the idle timeout
+// plus the touch interval ahead: a session lives at least d after its last
+// request, and at most d plus the touch interval.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
 // WithAbsoluteTimeout sets how long a session lives at most, however active
@@ -144,8 +147,10 @@ func WithIPBinding(v4PrefixBits, v6PrefixBits int) Option {
 
 // WithTrustedProxies lists the addresses or CIDR prefixes of reverse proxies
 // whose forwarding header (see WithProxyHeader) is believed, for the client's
-// address and for whether it used https. Default none: such headers are
-// ignored, and the client is RemoteAddr.
+// address and for whether it used https. IPv4 given in IPv4-mapped IPv6 form
+// (::ffff:10.0.0.0/104) is read as IPv4 (10.0.0.0/8); New refuses a range
+// that holds all of the mapped space and more (such as ::/0). Default none:
+// such headers are ignored, and the client is RemoteAddr.
 func WithTrustedProxies(cidrs ...string) Option {
 	return func(c *config) { c.trustedProxies = append(c.trustedProxies, cidrs...) }
 }
@@ -171,10 +176,12 @@ func WithSigningKeys(keys ...[]byte) Option {
 // WithIDGenerator replaces the ID generator (default RandomIDGenerator).
 func WithIDGenerator(g IDGenerator) Option { return func(c *config) { c.idGenerator = g } }
 
-// WithRenewGrace lets an ID replaced by Renew or Login keep working for d,
-// only as a pointer to the renewed session (the client is sent the new ID
-// again), so that requests already in flight are not lost. After d the old
-// ID is rejected as stale. Default 0.
+// WithRenewGrace lets an ID replaced by Renew (or by WithRotation, whose
+// grace is at least DefaultRotationGrace) keep working for d, only as a
+// pointer to the renewed session (the client is sent the new ID again), so
+// that requests already in flight are not lost. After d the old ID is
+// rejected as stale. Login ignores it: the ID from before a login is dead at
+// once, or whoever planted it would reach the logged-in session. Default 0.
 func WithRenewGrace(d time.Duration) Option { return func(c *config) { c.renewGrace = d } }
 
 // WithRotation renews every session's ID once it is older than every, with a
@@ -182,12 +189,16 @@ func WithRenewGrace(d time.Duration) Option { return func(c *config) { c.renewGr
 func WithRotation(every time.Duration) Option { return func(c *config) { c.rotation = every } }
 
 // WithTouchInterval sets how often a read-only request pushes the session's
-// idle deadline to the store (default: a tenth of the idle timeout).
+// idle deadline to the store (default: a tenth of the idle timeout). It is
+// also how much longer than the idle timeout a session may live (see
+// WithIdleTimeout).
 func WithTouchInterval(d time.Duration) Option { return func(c *config) { c.touchInterval = d } }
 
-// WithMaxSessionsPerUser limits how many sessions one user may have: the
-// n+1-th Login ends that user's oldest session. The store must implement
-// UserIndex. Default 0: no limit.
+// WithMaxSessionsPerUser limits how many sessions one user may have: each
+// Login keeps the user's n sessions whose IDs were issued last (at login, or
+// at a later Renew or rotation) and ends the others, so the n+1-th Login ends
+// the oldest. Two Logins that race rank the sessions alike, and the later one
+// stays. The store must implement UserIndex. Default 0: no limit.
 func WithMaxSessionsPerUser(n int) Option { return func(c *config) { c.maxPerUser = n } }
 
 // WithHooks sets callbacks on session events (default none).
