@@ -324,3 +324,9 @@ for i = 5, #ARGV, 2 do
 end
 return 1
 `)
+
+// readScript returns the hash at KEYS[1] as field/value pairs: HGETALL, for
+// a client that may answer HGETALL from a client-side cache (see New).
+// go-redis never caches a script's reply, since a script may write. It
+// takes none of the common arguments.
+var readScript = redis.NewScript(`return redis.call('HGETALL', KEYS[1])`)

@@ -118,6 +118,18 @@ func (s *server) kill() {
 	s.cmd = nil
 }
 
+// privateClient starts a redis-server of the test's own, for tests that
+// change what the whole server keeps (SCRIPT FLUSH), and returns a client of
+// it. It skips the test without redis-server.
+func privateClient(t *testing.T) *redis.Client {
+	t.Helper()
+	requireRedisBinaries(t)
+	srv := startServer(t, freePort(t), t.TempDir())
+	c := redis.NewClient(&redis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // startCluster starts three redis-server nodes in cluster mode, joins them
 // into one cluster with every slot assigned, and returns their addresses.
 func startCluster(t *testing.T) []string {

@@ -21,6 +21,7 @@ type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	cluster bool
+	cached  bool // the client may answer reads from a cache: read by script
 	clock   func() time.Time
 }
 
@@ -33,6 +34,15 @@ var (
 // *redis.Client (one node, or Sentinel with redis.NewFailoverClient), a
 // *redis.ClusterClient, or any other redis.UniversalClient. It returns an
 // error that lists every problem with the configuration.
+//
+// New never lets a client-side cache answer the store's reads, as one
+// could go on serving a session that another instance ended (see
+// "Client-side caching" in the package documentation). When client is a
+// *redis.Client whose options set ClientSideCacheConfig or ClientSideCache,
+// or a client whose options New cannot see (a *redis.AutoPipeliner, a
+// wrapper), the store reads through a script, which go-redis never caches,
+// and the client keeps its cache for everything else. A *redis.Client
+// without a cache, a *redis.ClusterClient and a *redis.Ring read by HGETALL.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
@@ -46,7 +56,23 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if cfg.cluster != nil {
 		cluster = *cfg.cluster
 	}
-	return &Store{client: client, prefix: cfg.prefix, cluster: cluster, clock: cfg.clock}, nil
+	return &Store{client: client, prefix: cfg.prefix, cluster: cluster, cached: mayCache(client), clock: cfg.clock}, nil
+}
+
+// mayCache reports whether client may answer a read from a client-side
+// cache: whether the store must read through a script.
+func mayCache(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		opt := c.Options()
+		return opt.ClientSideCacheConfig != nil || opt.ClientSideCache != nil
+	case *redis.ClusterClient, *redis.Ring:
+		// Their options have no cache: their node clients have none,
+		// unless a NewClient function of the caller's adds one.
+		return false
+	default:
+		return true
+	}
 }
 
 // sessionKey is the Redis key of the session stored under key. The hash tag
@@ -69,9 +95,10 @@ func (s *Store) header(now time.Time, key string, more int) []any {
 	return args
 }
 
-// Load returns the live record at key, or session.ErrNotFound: one HGETALL.
-// A record past its deadline by the store's clock is not found, even before
-// Redis drops it.
+// Load returns the live record at key, or session.ErrNotFound: one HGETALL,
+// or one script when the client may cache replies (see New). A record past
+// its deadline by the store's clock is not found, even before Redis drops
+// it.
 func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -82,7 +109,7 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 
 // load returns the live record at key (a tombstone included) and its version.
 func (s *Store) load(ctx context.Context, key string) (*session.Record, string, error) {
-	h, err := s.client.HGetAll(ctx, s.sessionKey(key)).Result()
+	h, err := s.getAll(ctx, s.sessionKey(key))
 	if err != nil {
 		return nil, "", fmt.Errorf("redisstore: loading: %w", err)
 	}
@@ -97,6 +124,69 @@ func (s *Store) load(ctx context.Context, key string) (*session.Record, string, 
 		return nil, "", session.ErrNotFound
 	}
 	return rec, version, nil
+}
+
+// getAll returns the hash at Redis key: HGETALL, or readScript when the
+// client may cache replies (see New), which it cannot do for a script.
+func (s *Store) getAll(ctx context.Context, key string) (map[string]string, error) {
+	if !s.cached {
+		return s.client.HGetAll(ctx, key).Result()
+	}
+	reply, err := readScript.Run(ctx, s.client, []string{key}).Slice()
+	if err != nil {
+		return nil, err
+	}
+	return hashFromPairs(reply)
+}
+
+// getAllMany returns the hashes at Redis keys, in one pipeline (one round
+// trip, to every node concerned), and each one's error. It too reads
+// through readScript when the client may cache: go-redis does not cache
+// pipelined reads today, but does not promise it.
+func (s *Store) getAllMany(ctx context.Context, keys []string) ([]map[string]string, []error) {
+	hashes := make([]map[string]string, len(keys))
+	if s.cached {
+		calls := make([]call, len(keys))
+		for i, k := range keys {
+			calls[i] = call{readScript, []string{k}, nil}
+		}
+		replies, errs := s.runAll(ctx, calls)
+		for i, r := range replies {
+			if errs[i] == nil {
+				reply, _ := r.([]any)
+				hashes[i], errs[i] = hashFromPairs(reply)
+			}
+		}
+		return hashes, errs
+	}
+	errs := make([]error, len(keys))
+	p := s.client.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = p.HGetAll(ctx, k)
+	}
+	_, _ = p.Exec(ctx) // each command carries its own error
+	for i, cmd := range cmds {
+		hashes[i], errs[i] = cmd.Result()
+	}
+	return hashes, errs
+}
+
+// hashFromPairs turns readScript's reply, field/value pairs, into a hash.
+func hashFromPairs(reply []any) (map[string]string, error) {
+	if len(reply)%2 != 0 {
+		return nil, errCorrupt
+	}
+	h := make(map[string]string, len(reply)/2)
+	for i := 0; i < len(reply); i += 2 {
+		field, ok1 := reply[i].(string)
+		value, ok2 := reply[i+1].(string)
+		if !ok1 || !ok2 {
+			return nil, errCorrupt
+		}
+		h[field] = value
+	}
+	return h, nil
 }
 
 // Create stores rec at key, or fails with session.ErrExists if key holds a

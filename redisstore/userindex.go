@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
 )
 
@@ -29,18 +28,16 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.KeyedR
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
-	p := s.client.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(entries))
+	keys := make([]string, len(entries))
 	for i, e := range entries {
-		cmds[i] = p.HGetAll(ctx, s.sessionKey(e.key))
+		keys[i] = s.sessionKey(e.key)
 	}
-	_, _ = p.Exec(ctx) // each command carries its own error
+	hashes, errs := s.getAllMany(ctx, keys)
 	var out []session.KeyedRecord
 	var gone []indexEntry
 	now := s.clock()
-	for i, cmd := range cmds {
-		h, err := cmd.Result()
-		if err != nil {
+	for i, h := range hashes {
+		if err := errs[i]; err != nil {
 			return nil, fmt.Errorf("redisstore: listing sessions of user: %w", err)
 		}
 		rec, _, err := decodeRecord(h)

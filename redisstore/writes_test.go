@@ -16,23 +16,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// monitor watches, with MONITOR, the commands the server runs, including
-// those inside scripts.
+// monitor watches, with MONITOR, the commands the server runs inside
+// scripts on the keys under one prefix. MONITOR shows every client's
+// commands, and the server may be shared: with other packages' tests, such
+// as faulttest's, which run at the same time, or with anything else.
 type monitor struct {
-	t    *testing.T
-	conn net.Conn
-	r    *bufio.Reader
-	c    *redis.Client
+	t      *testing.T
+	conn   net.Conn
+	r      *bufio.Reader
+	c      *redis.Client
+	prefix string
 }
 
-func newMonitor(t *testing.T, c *redis.Client) *monitor {
+// newMonitor watches the commands on keys under the prefix of s; c is a
+// client of the same server.
+func newMonitor(t *testing.T, c *redis.Client, s *Store) *monitor {
 	t.Helper()
 	opt, err := redis.ParseURL(os.Getenv(envURL))
 	require.NoError(t, err)
 	conn, err := net.DialTimeout("tcp", opt.Addr, 5*time.Second)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	m := &monitor{t: t, conn: conn, r: bufio.NewReader(conn), c: c}
+	m := &monitor{t: t, conn: conn, r: bufio.NewReader(conn), c: c, prefix: s.prefix}
 	if opt.Password != "" {
 		auth := []string{"AUTH", opt.Password}
 		if opt.Username != "" {
@@ -58,8 +63,9 @@ func (m *monitor) send(args ...string) {
 	require.Equal(m.t, "+OK\r\n", line)
 }
 
-// scriptWrites runs f and returns the commands scripts ran meanwhile, one
-// line each, such as `"HSET" "prefix:s:{k}" "ml" "1700000000000000"`.
+// scriptWrites runs f and returns the commands scripts ran meanwhile on
+// the monitor's keys, one line each, such as
+// `"HSET" "prefix:s:{k}" "ml" "1700000000000000"`.
 func (m *monitor) scriptWrites(f func()) []string {
 	f()
 	marker := "end-of-" + newKey(m.t)
@@ -72,10 +78,18 @@ func (m *monitor) scriptWrites(f func()) []string {
 		if strings.Contains(line, marker) {
 			return lines
 		}
-		if _, cmd, ok := strings.Cut(line, " lua] "); ok {
+		if _, cmd, ok := strings.Cut(line, " lua] "); ok && m.mine(cmd) {
 			lines = append(lines, strings.TrimSpace(cmd))
 		}
 	}
+}
+
+// mine reports whether cmd, a command as MONITOR shows it, is about a key
+// under the monitor's prefix: every command the store's scripts run names
+// its key first.
+func (m *monitor) mine(cmd string) bool {
+	_, args, _ := strings.Cut(cmd, " ")
+	return strings.HasPrefix(args, `"`+m.prefix)
 }
 
 // writes keeps the commands that change data.
@@ -100,7 +114,8 @@ func TestWritesOnlyWhatChanged(t *testing.T) {
 	ctx, k := context.Background(), newKey(t)
 	rec := liveRecord("alice", "keep", "1", "change", "2")
 	require.NoError(t, s.Create(ctx, k, rec))
-	m := newMonitor(t, c)
+	m := newMonitor(t, c, s)
+	writeAllAlong(t, newTestStore(t, c))
 	hash := fmt.Sprintf("%q", s.sessionKey(k))
 	now := time.Now()
 	seen, idle := micros(now), micros(now.Add(time.Hour))
@@ -127,6 +142,32 @@ func TestWritesOnlyWhatChanged(t *testing.T) {
 		`"HSET" ` + hash + ` "mn" "` + next + `" "vchange" "two" "ml" "` + seen + `" "md" "` + idle + `"`,
 		`"PEXPIREAT" ` + hash + ` "` + ms(now.Add(time.Hour)) + `"`,
 	}, got, "only the changed value is written, with the times, in one HSET")
+}
+
+// writeAllAlong makes s, a store under another prefix of the same server,
+// update a session until the test ends, as another test or an application
+// sharing the server would.
+func writeAllAlong(t *testing.T, s *Store) {
+	ctx, k := context.Background(), newKey(t)
+	require.NoError(t, s.Create(ctx, k, liveRecord("bob", "a", "1")))
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			now := time.Now()
+			d := session.Delta{Set: map[string][]byte{"a": []byte(fmt.Sprint(i))}, LastSeen: now, IdleDeadline: now.Add(time.Hour)}
+			if err := s.Update(ctx, k, d); err != nil {
+				t.Errorf("the other store: %v", err)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
 }
 
 // ms is how the scripts write a deadline for PEXPIREAT.
