@@ -42,18 +42,6 @@ type requestState struct {
 	vary    [1]string // the room of the response's Vary value
 }
 
-// varyCookie adds "Vary: Cookie" to h. When h has no Vary yet, the value
-// lives in st rather than in an allocation of its own; its slice is capped,
-// so a Vary the handler adds later goes to a copy.
-func (st *requestState) varyCookie(h http.Header) {
-	if v, ok := h["Vary"]; ok {
-		h["Vary"] = append(v, "Cookie")
-		return
-	}
-	st.vary[0] = "Cookie"
-	h["Vary"] = st.vary[:1:1]
-}
-
 // attach makes ctx carry st's session, inside any session of an outer
 // manager, and returns it.
 func (st *requestState) attach(parent context.Context) context.Context {

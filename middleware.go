@@ -3,17 +3,10 @@ package session
 import (
 	"bufio"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 )
-
-// maxTombstoneHops bounds how many renewals within their grace periods one
-// old ID may be followed through.
-const maxTombstoneHops = 2
 
 // errCommitFailed is what a handler's Write returns after the session could
 // not be saved and the error handler answered instead.
@@ -40,7 +33,7 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.varyCookie(w.Header())
 	s := &st.session
 	s.m, s.r, s.isNew = m, r, true
-	if err := m.load(s); err != nil {
+	if err := s.load(); err != nil {
 		m.cfg.errorHandler(w, r, err)
 		return
 	}
@@ -50,118 +43,6 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.req = *r.WithContext(st.attach(r.Context()))
 	h.next.ServeHTTP(&st.writer, &st.req)
 	st.writer.finish()
-}
-
-// load makes s the session the request's cookie names, or leaves it new
-// when the cookie names none that may be adopted. Only a store failure is an
-// error.
-func (m *Manager) load(s *Session) error {
-	found, reason := m.cookie.read(s.r)
-	if reason != 0 {
-		m.reject(s, reason, "")
-	}
-	for _, id := range found.ids[:found.n] {
-		if err := m.adopt(s, id, 0); err != nil {
-			return err
-		}
-		if !s.isNew {
-			break
-		}
-	}
-	if !s.isNew || found.copies > 1 {
-		// Adopted; or several cookies of our name came, and removing "ours"
-		// could delete the owner's live cookie rather than a tossed one.
-		s.expireCookie = false
-	}
-	return nil
-}
-
-// adopt makes the session stored for id the request's session, if it is
-// live, not expired by the manager's clock and bound to this client. hops
-// counts the tombstones followed to reach id.
-func (m *Manager) adopt(s *Session, id string, hops int) error {
-	ctx := s.r.Context()
-	key := storeKey(id)
-	rec, err := m.store.Load(ctx, key)
-	if errors.Is(err, ErrNotFound) {
-		m.reject(s, RejectUnknownID, key)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("session: loading: %w", err)
-	}
-	now := m.cfg.clock()
-	if rec.Tombstone != nil {
-		return m.follow(s, id, key, rec.Tombstone, hops)
-	}
-	if !now.Before(rec.ExpiresAt()) {
-		if err := m.store.Delete(ctx, key); err != nil {
-			m.log.WarnContext(ctx, "session: deleting expired session", "tag", tagOf(key), "error", err)
-		}
-		fire(m.cfg.hooks.Expired, ctx, Event{Tag: tagOf(key), User: rec.User, ClientIP: s.clientAddr()})
-		m.reject(s, RejectExpired, key)
-		return nil
-	}
-	if m.cfg.v4Bits != 0 && !m.bound(rec.ClientIP, s.clientAddr()) {
-		m.reject(s, RejectIPMismatch, key)
-		return nil
-	}
-	s.id, s.key, s.rec, s.isNew, s.resendCookie = id, key, rec, false, hops > 0
-	if m.cfg.rotation > 0 && now.Sub(rec.IssuedAt) >= m.cfg.rotation {
-		if err := s.renewLocked(max(m.cfg.renewGrace, DefaultRotationGrace), true); err != nil {
-			m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(key), "error", err)
-		}
-	}
-	return nil
-}
-
-// follow handles a request that presents an ID replaced by Renew: within the
-// grace period it leads to the new session, after it the ID is stale.
-func (m *Manager) follow(s *Session, oldID, oldKey string, t *Tombstone, hops int) error {
-	if t.Successor == nil || !m.cfg.clock().Before(t.GraceUntil) || hops >= maxTombstoneHops {
-		m.reject(s, RejectStaleID, oldKey)
-		return nil
-	}
-	newID, err := openSuccessor(oldID, t.Successor)
-	if err != nil {
-		m.reject(s, RejectStaleID, oldKey)
-		return nil
-	}
-	return m.adopt(s, newID, hops+1)
-}
-
-// bound reports whether a client at addr may use a session created from
-// created, under WithIPBinding.
-func (m *Manager) bound(created, addr netip.Addr) bool {
-	if !created.IsValid() || !addr.IsValid() || created.Is4() != addr.Is4() {
-		return created == addr
-	}
-	bits := m.cfg.v6Bits
-	if created.Is4() {
-		bits = m.cfg.v4Bits
-	}
-	prefix, err := created.Prefix(bits)
-	return err == nil && prefix.Contains(addr)
-}
-
-// reject reports a cookie that was not adopted to the Rejected hook and the
-// debug log; the request goes on with a new, empty session. A cookie that can
-// never work again is removed from the browser (unless the response sets a
-// new one), so that a logged-out client stops presenting it. A stale ID or an
-// IP mismatch keeps its cookie: the response may be racing one that carries
-// the client's new ID, or the request may not come from the cookie's owner.
-func (m *Manager) reject(s *Session, reason RejectReason, key string) {
-	s.expireCookie = reason != RejectStaleID && reason != RejectIPMismatch
-	ctx := s.r.Context()
-	if m.cfg.hooks.Rejected == nil && !m.log.Enabled(ctx, slog.LevelDebug) {
-		return // neither would see the event: spare its tag and address
-	}
-	e := Event{Reason: reason, ClientIP: s.clientAddr()}
-	if key != "" {
-		e.Tag = tagOf(key)
-	}
-	m.log.DebugContext(ctx, "session: cookie rejected", "reason", reason.String(), "tag", e.Tag, "client", e.ClientIP)
-	fire(m.cfg.hooks.Rejected, ctx, e)
 }
 
 // responseWriter saves the session at the first WriteHeader, Write, Flush or
@@ -230,6 +111,18 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errCommitFailed
 	}
 	return conn, rw, nil
+}
+
+// varyCookie adds "Vary: Cookie" to h. When h has no Vary yet, the value
+// lives in st rather than in an allocation of its own; its slice is capped,
+// so a Vary the handler adds later goes to a copy.
+func (st *requestState) varyCookie(h http.Header) {
+	if v, ok := h["Vary"]; ok {
+		h["Vary"] = append(v, "Cookie")
+		return
+	}
+	st.vary[0] = "Cookie"
+	h["Vary"] = st.vary[:1:1]
 }
 
 // varyCookieAtStart adds "Cookie" to Vary as the response starts, unless
