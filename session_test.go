@@ -881,3 +881,24 @@ func (s *overlappingListStore) UserSessions(ctx context.Context, user string) ([
 	}
 	return s.recordingStore.UserSessions(ctx, user)
 }
+
+// TestTimeoutReportedAsExpiryWithDefaultStore: with the default store, which
+// shares the manager's clock, a session that timed out is reported as
+// expired (not as an unknown ID, which looks like guessing), deleted, and
+// stays dead when the clock then steps back.
+func TestTimeoutReportedAsExpiryWithDefaultStore(t *testing.T) {
+	clock := newTestClock()
+	events := &eventLog{}
+	m, err := New(WithClock(clock.Now), WithHooks(events.hooks()), WithIdleTimeout(10*time.Minute))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	h := &harness{t: t, m: m, clock: clock, events: events, handler: m.Handler(testApp(t))}
+	cookie := h.newSession()
+	clock.Advance(time.Hour)
+	assert.Empty(t, h.body("/get?k=k", cookie))
+	assert.Contains(t, events.kinds(), "expired")
+	assert.Equal(t, []RejectReason{RejectExpired}, events.rejections())
+	assert.Zero(t, m.Store().(*MemoryStore).Len(), "the expired record is deleted")
+	clock.Advance(-time.Hour) // the clock steps back, as after an NTP correction
+	assert.Empty(t, h.body("/get?k=k", cookie), "an expired session stays dead")
+}

@@ -10,7 +10,9 @@ import (
 // Errors of the Store contract. Stores return them (wrapped or not) so that
 // callers can test with errors.Is.
 var (
-	// ErrNotFound: no live record at that key (missing, expired or deleted).
+	// ErrNotFound: no record at that key (missing, deleted, or expired and
+	// dropped by the store); from Update and Renew, also one they must not
+	// change (expired, or a tombstone).
 	ErrNotFound = errors.New("session: record not found")
 	// ErrExists: Create or Renew found a record already at the new key.
 	ErrExists = errors.New("session: record already exists")
@@ -143,18 +145,30 @@ func (d *Delta) applyValues(old map[string][]byte) map[string][]byte {
 // method takes the request's context first and must honour its cancellation.
 // Implementations must be safe for concurrent use.
 //
-// The manager enforces timeouts itself with its own clock, but a store should
-// not return, and may drop, a record whose ExpiresAt has passed.
+// The manager enforces timeouts itself, with its own clock: a record whose
+// ExpiresAt has passed (by the store's clock) is expired. A store may drop
+// an expired record at any time. Until it does, only Load may return it;
+// every other method treats it as gone: Update and Renew fail with
+// ErrNotFound, Create may replace it, and a UserIndex neither lists nor
+// counts it.
 type Store interface {
-	// Load returns the live record at key, or ErrNotFound.
+	// Load returns the record at key, or ErrNotFound. It may return a
+	// session record whose ExpiresAt has passed, as long as the store holds
+	// it, but only with the deadlines it was given: an expired record is
+	// never returned as live (with a later ExpiresAt). The manager then
+	// reports it as expired and deletes it, so that a clock stepping back
+	// cannot revive it. An expired tombstone, whose expiry the manager does
+	// not check, is never returned: Load fails with ErrNotFound.
 	Load(ctx context.Context, key string) (*Record, error)
 	// Create stores rec at key, or fails with ErrExists if key holds a
-	// record (a collision never merges two sessions).
+	// record (a collision never merges two sessions); an expired one may be
+	// replaced instead.
 	Create(ctx context.Context, key string, rec *Record) error
 	// Update applies d to the record at key atomically, or fails with
-	// ErrNotFound if there is none (or only a tombstone). Update never
-	// creates a record: that is what keeps an invalidated session dead. The
-	// manager never sends an empty Delta.
+	// ErrNotFound if there is none, or only a tombstone or an expired
+	// record. Update never creates a record nor revives an expired one:
+	// that is what keeps an invalidated session dead. The manager never
+	// sends an empty Delta.
 	Update(ctx context.Context, key string, d Delta) error
 	// Delete removes the record at key, if any. When that record is a
 	// tombstone, it also deletes what Tombstone.Next leads to, and so on
@@ -164,8 +178,8 @@ type Store interface {
 	// Renew atomically moves the record at oldKey to newKey, applying d on
 	// the way. At oldKey it leaves nothing when tomb is nil, otherwise a
 	// record holding only tomb, whose deadlines are both tombExpires. It
-	// fails with ErrNotFound if oldKey holds no live record and with
-	// ErrExists if newKey holds one.
+	// fails with ErrNotFound if oldKey holds no live record (none, an
+	// expired one or a tombstone) and with ErrExists if newKey holds one.
 	Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error
 }
 

@@ -16,10 +16,13 @@ const memShards = 32
 // shard lock, so that requests never wait behind a long eviction.
 const sweepBatch = 256
 
-// MemoryStore is the default Store: records in process memory, evicted when
-// they expire, with a user index. Eviction cost is proportional to what
-// expires: each shard keeps its records in a heap ordered by expiry, and the
-// sweeper pops only the expired ones.
+// MemoryStore is the default Store: records in process memory, removed by a
+// sweeper once they expire, with a user index. Sweeping costs in proportion
+// to what expires: each shard keeps its records in a heap ordered by expiry,
+// and the sweeper pops only the expired ones. Until the sweeper removes a
+// session record that expired, Load still returns it, with its past
+// deadlines, so that the manager reports it as expired (see
+// WithSweepInterval).
 //
 // Records are kept in a compact form (under 300 bytes of heap for a session
 // of one small value, the value aside), not as the Records given to Create.
@@ -55,18 +58,62 @@ type memShard struct {
 	// which a map keyed by strings does for every key it moves.
 	entries map[uint64]*memEntry
 	expiry  expiryHeap
+	// late holds the entries that eviction spared for a read (see
+	// spareLocked): their slots in expiry are later than their expiry, so
+	// the sweeper looks for them here.
+	late    []*memEntry
 	recent  [memRecentSlots]atomic.Pointer[builtRecord]
 	version uint64 // the last version given to a record of the shard
 }
 
 // memEntry is one record in a shard, held inline: one allocation per
 // session, and none for an update. It is read and written only under the
-// shard's lock; Load takes a copy of rec.
+// shard's lock, but for read, which Load sets atomically after taking a
+// copy of rec under the read lock. (An entry always holds the record of one
+// key, so a Load noting its read after the entry was removed changes
+// nothing that matters.)
 type memEntry struct {
 	key   string
 	rec   memRecord
 	next  *memEntry // the next entry whose key has the same hash, or nil
 	index int       // position in the shard's expiry heap
+	late  int       // 1 + position in the shard's late list; 0 if not there
+	// read is when a Load last found the record live, in Unix nanoseconds,
+	// noted at most once per readGrain; 0 if never.
+	read atomic.Int64
+}
+
+// readGrain is how far a Load must be from the last one noted to be noted
+// in memEntry.read: a session read many times a second costs one write of
+// the field a second, not one per Load.
+const readGrain = int64(time.Second)
+
+// noteRead notes a Load at now that found e's record live.
+func (e *memEntry) noteRead(now int64) {
+	if now-e.read.Load() > readGrain {
+		e.read.Store(now)
+	}
+}
+
+// markLate adds e to the shard's late list, if it is not there.
+func (sh *memShard) markLate(e *memEntry) {
+	if e.late == 0 {
+		sh.late = append(sh.late, e)
+		e.late = len(sh.late)
+	}
+}
+
+// dropLate takes e out of the shard's late list, if it is there.
+func (sh *memShard) dropLate(e *memEntry) {
+	if e.late == 0 {
+		return
+	}
+	last := len(sh.late) - 1
+	moved := sh.late[last]
+	sh.late[e.late-1], moved.late = moved, e.late
+	sh.late[last] = nil
+	sh.late = sh.late[:last]
+	e.late = 0
 }
 
 // get returns the entry of key, whose hash is h, or nil.
@@ -114,18 +161,33 @@ func (sh *memShard) setLocked(e *memEntry, r memRecord) {
 type MemoryOption func(*MemoryStore)
 
 // WithMaxSessions bounds the number of records (sessions and tombstones) a
-// MemoryStore holds. When a write takes it past the bound, the records
-// closest to expiry are evicted (never the one just written): sessions idle
-// the longest, or nearest their absolute deadline, go first, and recently
-// active ones last. The default, 0, means no bound.
+// MemoryStore holds. The default, 0, means no bound.
+//
+// When a write takes the store past the bound, it evicts records, never the
+// one just written, in the order in which they would expire had every Load
+// pushed the idle deadline forward as a write does. A session's last
+// activity is its last write (LastSeen) or, if later, the last Load that
+// found it live (noted to within a second); it comes its idle span
+// (IdleDeadline − LastSeen) after that activity, or at its AbsoluteDeadline
+// if sooner; a tombstone comes at its expiry. Sessions idle the longest, or
+// nearest their absolute deadline, thus go first, and sessions in use, read
+// or written, last. A record found expired when its turn comes goes at
+// once; one that expired after a Load had moved it back keeps its place
+// until the sweeper removes it. A Load changes no deadline: a session that
+// is only read still expires at its IdleDeadline. One eviction moves back
+// at most 256 records for their reads; should more crowd the front, it
+// evicts the one it reached.
 func WithMaxSessions(n int) MemoryOption {
 	return func(s *MemoryStore) { s.max = n }
 }
 
-// WithSweepInterval sets how often expired records are evicted in the
-// background (default one minute). Expired records are never returned by
-// Load, whenever they are evicted. An interval of 0 or less turns the
-// background sweeper off; Sweep can then be called directly.
+// WithSweepInterval sets how often expired records are removed in the
+// background (default one minute). Until then Load still returns an expired
+// session record, with its past deadlines, for the manager to report and
+// delete; Update and Renew refuse it with ErrNotFound, UserSessions does not
+// list it, and Create may take its key. (Load never returns an expired
+// tombstone.) An interval of 0 or less turns the background sweeper off;
+// Sweep can then be called directly.
 func WithSweepInterval(d time.Duration) MemoryOption {
 	return func(s *MemoryStore) { s.sweepInterval = d }
 }
@@ -190,9 +252,10 @@ func (s *MemoryStore) sweepEvery(interval time.Duration) {
 	}
 }
 
-// Sweep evicts every record that has expired and returns how many. Its cost
-// is proportional to what expires, and it never holds a lock for more than
-// a small batch of evictions.
+// Sweep removes every record that has expired and returns how many. Its
+// cost is proportional to what expires (and to the records eviction spared
+// for a read, see WithMaxSessions), and it never holds a lock for more than
+// a small batch of removals.
 func (s *MemoryStore) Sweep() int {
 	now := s.now()
 	n := 0
@@ -208,18 +271,23 @@ func (s *MemoryStore) Sweep() int {
 	return n
 }
 
-// sweepShard evicts up to sweepBatch expired records of sh and reports
-// whether more may remain.
+// sweepShard removes up to sweepBatch expired records of sh, from its heap
+// and then from its late list, and reports whether more may remain.
 func (s *MemoryStore) sweepShard(sh *memShard, now int64) (int, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	for n := 0; n < sweepBatch; n++ {
-		if len(sh.expiry) == 0 || sh.expiry[0].expires > now {
-			return n, false
-		}
+	n := 0
+	for ; n < sweepBatch && len(sh.expiry) > 0 && sh.expiry[0].expires <= now; n++ {
 		s.removeLocked(sh, sh.expiry[0].e)
 	}
-	return sweepBatch, true
+	// Backwards, since removing an entry moves the last one to its place.
+	for i := len(sh.late) - 1; i >= 0 && n < sweepBatch; i-- {
+		if e := sh.late[i]; e.rec.expires() <= now {
+			s.removeLocked(sh, e)
+			n++
+		}
+	}
+	return n, n == sweepBatch
 }
 
 // now returns the store's clock in Unix nanoseconds.
@@ -237,7 +305,9 @@ func (s *MemoryStore) shard(h uint64) *memShard {
 	return &s.shards[shardIndex(h)]
 }
 
-// Load returns the live record at key, or ErrNotFound.
+// Load returns the record at key, expired or not, or ErrNotFound; an
+// expired tombstone is not found. A Load that finds a record live counts as
+// activity for WithMaxSessions.
 func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -250,7 +320,12 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 		rec = e.rec
 	}
 	loc.shard.mu.RUnlock()
-	if e == nil || rec.expires() <= s.now() {
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	if now := s.now(); rec.expires() > now {
+		e.noteRead(now)
+	} else if rec.tomb != nil {
 		return nil, ErrNotFound
 	}
 	return loc.record(&rec), nil
@@ -291,7 +366,7 @@ func (s *MemoryStore) insertNew(key string, r memRecord) error {
 	return nil
 }
 
-// claimLocked reports whether key is free for a new record, evicting an
+// claimLocked reports whether key is free for a new record, removing an
 // expired one there. A tombstone keeps its key taken: a key is never reused
 // while anything still refers to it.
 func (s *MemoryStore) claimLocked(sh *memShard, h uint64, key string) bool {
@@ -306,7 +381,8 @@ func (s *MemoryStore) claimLocked(sh *memShard, h uint64, key string) bool {
 	return true
 }
 
-// Update applies d to the live record at key, or fails with ErrNotFound.
+// Update applies d to the live record at key, or fails with ErrNotFound
+// (the record is missing, expired or a tombstone).
 func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -325,7 +401,9 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 		s.unindex(old.user, key)
 		s.index(e.rec.user, key)
 	}
-	if exp := e.rec.expires(); exp != old.expires() {
+	// A write ends any reprieve eviction gave the record for a read.
+	sh.dropLate(e)
+	if exp := e.rec.expires(); exp != sh.expiry[e.index].expires {
 		sh.expiry[e.index].expires = exp
 		sh.expiry.fix(e.index)
 	}
@@ -471,18 +549,12 @@ func (s *MemoryStore) lockPair(i, j int) func() {
 	}
 }
 
-// liveLocked returns the live, non-tombstone entry at key, evicting it if it
-// has expired.
+// liveLocked returns the live, non-tombstone entry at key, or nil. An
+// expired entry stays for the sweeper: until then Load returns it, so that
+// the manager reports it as expired.
 func (s *MemoryStore) liveLocked(sh *memShard, h uint64, key string) *memEntry {
 	e := sh.get(h, key)
-	if e == nil {
-		return nil
-	}
-	if e.rec.expires() <= s.now() {
-		s.removeLocked(sh, e)
-		return nil
-	}
-	if e.rec.tomb != nil {
+	if e == nil || e.rec.tomb != nil || e.rec.expires() <= s.now() {
 		return nil
 	}
 	return e
@@ -501,6 +573,7 @@ func (s *MemoryStore) removeLocked(sh *memShard, e *memEntry) {
 	h := s.hash(e.key)
 	sh.drop(h, e)
 	sh.expiry.remove(e.index)
+	sh.dropLate(e)
 	s.count.Add(-1)
 	s.unindex(e.rec.user, e.key)
 	s.forget(h)
@@ -532,39 +605,82 @@ func (s *MemoryStore) unindex(user, key string) {
 	}
 }
 
-// trim evicts the records closest to expiry while the store holds more than
-// WithMaxSessions, sparing keep, the record just written. The earliest record
-// of the whole store is the earliest of the shards' heap tops, so finding it
-// looks at a few entries per shard, not at every record.
+// trim evicts records while the store holds more than WithMaxSessions,
+// sparing keep, the record just written, in the order WithMaxSessions
+// describes. The first record of the whole store in that order is the first
+// of the shards' heap tops, once the tops read since their last write are
+// moved to their place (see spareLocked), so finding it looks at a few
+// entries per shard, not at every record.
 func (s *MemoryStore) trim(keep string) {
 	if s.max <= 0 {
 		return
 	}
 	for int(s.count.Load()) > s.max {
-		if !s.evictEarliest(keep) {
+		if !s.evictFirst(keep) {
 			return
 		}
 	}
 }
 
-func (s *MemoryStore) evictEarliest(keep string) bool {
-	var victim *memShard
+// maxSpares bounds how many records one eviction spares for their reads.
+const maxSpares = 256
+
+// evictFirst evicts the first record in eviction order other than keep, and
+// reports whether there was one.
+func (s *MemoryStore) evictFirst(keep string) bool {
+	for spares := maxSpares; ; {
+		sh := s.earliestShard(keep)
+		if sh == nil {
+			return false
+		}
+		sh.mu.Lock()
+		slot, spared := sh.expiry.earliestExcept(keep), false
+		for slot != nil && spares > 0 && s.spareLocked(sh, slot) {
+			slot, spared, spares = sh.expiry.earliestExcept(keep), true, spares-1
+		}
+		if spared && spares > 0 {
+			// The shard's new top may no longer be the store's first.
+			sh.mu.Unlock()
+			continue
+		}
+		if slot != nil {
+			s.removeLocked(sh, slot.e)
+		}
+		sh.mu.Unlock()
+		return true
+	}
+}
+
+// earliestShard returns the shard whose heap top, keep aside, comes first,
+// or nil if the store holds nothing but keep.
+func (s *MemoryStore) earliestShard(keep string) *memShard {
+	var first *memShard
 	var earliest int64
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		if slot := sh.expiry.earliestExcept(keep); slot != nil && (victim == nil || slot.expires < earliest) {
-			victim, earliest = sh, slot.expires
+		if slot := sh.expiry.earliestExcept(keep); slot != nil && (first == nil || slot.expires < earliest) {
+			first, earliest = sh, slot.expires
 		}
 		sh.mu.RUnlock()
 	}
-	if victim == nil {
+	return first
+}
+
+// spareLocked moves the entry of slot, in sh's heap, back to its place in
+// eviction order if a Load found it live since its last write: to when it
+// would expire had that read pushed its idle deadline forward (see
+// memRecord.expiresAfterRead). It reports whether it moved it. An expired
+// record is never moved. The record's deadlines do not change: the sweeper
+// finds it in the late list once it expires.
+func (s *MemoryStore) spareLocked(sh *memShard, slot *expirySlot) bool {
+	e := slot.e
+	later := e.rec.expiresAfterRead(e.read.Load())
+	if later <= slot.expires || e.rec.expires() <= s.now() {
 		return false
 	}
-	victim.mu.Lock()
-	if slot := victim.expiry.earliestExcept(keep); slot != nil {
-		s.removeLocked(victim, slot.e)
-	}
-	victim.mu.Unlock()
+	slot.expires = later
+	sh.expiry.fix(e.index)
+	sh.markLate(e)
 	return true
 }

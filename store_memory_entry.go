@@ -67,6 +67,22 @@ func newMemTombstone(tomb *Tombstone, expires time.Time) memRecord {
 // dead (Record.ExpiresAt).
 func (r *memRecord) expires() int64 { return min(r.idle, r.absolute) }
 
+// expiresAfterRead returns when r would expire had a Load at read pushed
+// its idle deadline forward as a write does: its idle span (idle −
+// lastSeen) after read, or its absolute deadline if that comes first. It is
+// r's expiry if read is not after lastSeen, or r is a tombstone or has no
+// lastSeen. It orders evictions; it never decides expiry.
+func (r *memRecord) expiresAfterRead(read int64) int64 {
+	if r.tomb != nil || r.lastSeen == zeroNanos || read <= r.lastSeen {
+		return r.expires()
+	}
+	idle := r.idle + (read - r.lastSeen)
+	if idle < r.idle { // overflowed
+		idle = math.MaxInt64
+	}
+	return min(idle, r.absolute)
+}
+
 // apply returns a copy of r with d applied, as Delta.Apply does to a Record.
 func (r *memRecord) apply(d *Delta) memRecord {
 	out := *r

@@ -13,7 +13,9 @@ package session
 type expiryHeap []expirySlot
 
 type expirySlot struct {
-	expires int64 // e.rec.expires(), kept up to date by whoever changes e.rec
+	// expires is e.rec.expires(), kept up to date by whoever changes e.rec,
+	// or later for an entry eviction spared for a read (see spareLocked).
+	expires int64
 	e       *memEntry
 }
 

@@ -354,7 +354,8 @@ func TestMemoryStoreUpdateMissingNeverResurrects(t *testing.T) {
 			tt.setup(t, s, clock)
 			before, err := s.Load(ctx, "key")
 			if err == nil {
-				require.NotNil(t, before.Tombstone, "only a tombstone may remain")
+				require.True(t, before.Tombstone != nil || !before.ExpiresAt().After(clock.Now()),
+					"only a tombstone or an expired record may remain")
 			}
 			lenBefore := s.Len()
 
@@ -371,8 +372,8 @@ func TestMemoryStoreUpdateMissingNeverResurrects(t *testing.T) {
 				require.ErrorIs(t, err, ErrNotFound, "Update must never create a record")
 			} else {
 				require.NoError(t, err)
-				require.Equal(t, before, after, "a tombstone must not be changed by Update")
-				require.Empty(t, after.Values)
+				require.Equal(t, before, after, "a tombstone or an expired record must not be changed by Update")
+				require.NotEqual(t, "resurrected", string(after.Values["a"]))
 			}
 			require.LessOrEqual(t, s.Len(), lenBefore)
 			require.Empty(t, memUserKeys(t, s, "alice"))
@@ -719,7 +720,10 @@ func TestMemoryStoreRenewIsAtomic(t *testing.T) {
 	require.Len(t, memUserKeys(t, s, "alice"), 1)
 }
 
-func TestMemoryStoreLoadHonoursExpiry(t *testing.T) {
+// TestMemoryStoreExpiry: an expired record is kept, and returned by Load
+// with its past deadlines, until the sweeper removes it, so that the manager
+// can report it as expired; nothing else treats it as live.
+func TestMemoryStoreExpiry(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name      string
@@ -746,19 +750,52 @@ func TestMemoryStoreLoadHonoursExpiry(t *testing.T) {
 			clock.Advance(tt.advance)
 
 			got, err := s.Load(ctx, "key")
+			require.NoError(t, err, "Load returns a record the store holds, expired or not")
+			require.Equal(t, rec, got)
 			keys := memUserKeys(t, s, "alice")
 			if tt.wantAlive {
-				require.NoError(t, err)
-				require.Equal(t, rec, got)
+				require.True(t, got.ExpiresAt().After(clock.Now()))
 				require.Equal(t, []string{"key"}, keys)
-			} else {
-				require.ErrorIs(t, err, ErrNotFound)
-				require.Nil(t, got)
-				require.Empty(t, keys, "UserSessions must not list an expired record")
-				require.ErrorIs(t, s.Update(ctx, "key", Delta{Set: map[string][]byte{"a": nil}}), ErrNotFound)
+				require.Equal(t, 0, s.Sweep())
+				return
 			}
+			require.False(t, got.ExpiresAt().After(clock.Now()), "an expired record keeps its past deadlines")
+			require.Empty(t, keys, "UserSessions must not list an expired record")
+			require.ErrorIs(t, s.Update(ctx, "key", Delta{Set: map[string][]byte{"a": nil},
+				LastSeen: clock.Now(), IdleDeadline: clock.Now().Add(time.Hour)}), ErrNotFound, "Update must not revive it")
+			require.ErrorIs(t, s.Renew(ctx, "key", "new", Delta{}, nil, time.Time{}), ErrNotFound, "Renew must not revive it")
+			_, err = s.Load(ctx, "new")
+			require.ErrorIs(t, err, ErrNotFound)
+			again, err := s.Load(ctx, "key")
+			require.NoError(t, err, "a refused Update or Renew leaves the record to the sweeper")
+			require.Equal(t, rec, again)
+
+			require.Equal(t, 1, s.Sweep())
+			got, err = s.Load(ctx, "key")
+			require.ErrorIs(t, err, ErrNotFound, "swept")
+			require.Nil(t, got)
+			require.Equal(t, 0, s.Len())
+			require.Equal(t, 0, memIndexSize(s, "alice"))
 		})
 	}
+}
+
+// TestMemoryStoreExpiredTombstoneNotFound: the manager does not check a
+// tombstone's expiry, so the store reports an expired one as not found.
+func TestMemoryStoreExpiredTombstoneNotFound(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	s := memNewStore(t, clock)
+	now := clock.Now()
+	require.NoError(t, s.Create(ctx, "old", memRec(now, time.Hour, "alice")))
+	tomb := &Tombstone{Next: "new", GraceUntil: now.Add(time.Second)}
+	require.NoError(t, s.Renew(ctx, "old", "new", Delta{}, tomb, now.Add(time.Minute)))
+	clock.Advance(time.Minute)
+
+	got, err := s.Load(ctx, "old")
+	require.ErrorIs(t, err, ErrNotFound)
+	require.Nil(t, got)
+	require.Equal(t, 1, s.Sweep())
 }
 
 func TestMemoryStoreSweep(t *testing.T) {

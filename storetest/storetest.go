@@ -44,7 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"UpdateClearAndUser", testUpdateClearAndUser},
 		{"Touch", testTouch},
 		{"Delete", testDelete},
-		{"ExpiryHonouredByLoad", testExpiry},
+		{"Expiry", testExpiry},
 		{"NoResurrection", testNoResurrection},
 		{"Renew", testRenew},
 		{"RenewFailures", testRenewFailures},
@@ -114,6 +114,22 @@ func requireGone(t *testing.T, s session.Store, k string, msg string) {
 	rec, err := s.Load(context.Background(), k)
 	require.ErrorIs(t, err, session.ErrNotFound, msg)
 	require.Nil(t, rec, "a not-found load returns no record")
+}
+
+// requireExpiredOrGone checks what Load returns for a record that expired:
+// ErrNotFound, or the record with its past ExpiresAt (a store may return an
+// expired record it still holds, for the manager to report and delete), but
+// never the record as live.
+func requireExpiredOrGone(t *testing.T, s session.Store, k string, msg string) {
+	t.Helper()
+	rec, err := s.Load(context.Background(), k)
+	if errors.Is(err, session.ErrNotFound) {
+		require.Nil(t, rec, "a not-found load returns no record")
+		return
+	}
+	require.NoError(t, err, msg)
+	require.NotNil(t, rec, msg)
+	require.False(t, rec.ExpiresAt().After(now()), "%s: an expired record is never returned as live (ExpiresAt %v)", msg, rec.ExpiresAt())
 }
 
 // values returns a record's values as strings, for comparisons.
@@ -235,22 +251,27 @@ func testExpiry(t *testing.T, s session.Store) {
 		rec := record("", "a", "1")
 		rec.IdleDeadline = now().Add(-time.Second)
 		require.NoError(t, s.Create(ctx, k, rec))
-		requireGone(t, s, k, "a record past its idle deadline")
+		requireExpiredOrGone(t, s, k, "a record past its idle deadline")
 	})
 	t.Run("absolute deadline passed", func(t *testing.T) {
 		k := key(t)
 		rec := record("", "a", "1")
 		rec.AbsoluteDeadline = now().Add(-time.Second)
 		require.NoError(t, s.Create(ctx, k, rec))
-		requireGone(t, s, k, "a record past its absolute deadline")
+		requireExpiredOrGone(t, s, k, "a record past its absolute deadline")
 	})
 	t.Run("deadline moved into the past", func(t *testing.T) {
 		k := key(t)
 		mustCreate(t, s, k, record("", "a", "1"))
 		require.NoError(t, s.Update(ctx, k, session.Delta{IdleDeadline: now().Add(-time.Second)}))
-		requireGone(t, s, k, "an update can end a record")
+		requireExpiredOrGone(t, s, k, "an update can end a record")
 		require.ErrorIs(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"a": []byte("2")}}), session.ErrNotFound,
 			"an expired record cannot be updated")
+		newKey := key(t)
+		require.ErrorIs(t, s.Renew(ctx, k, newKey, session.Delta{IdleDeadline: now().Add(time.Hour)}, nil, time.Time{}),
+			session.ErrNotFound, "an expired record cannot be renewed")
+		requireGone(t, s, newKey, "a refused renewal creates nothing")
+		requireExpiredOrGone(t, s, k, "a refused update or renewal does not revive a record")
 	})
 	t.Run("expired key can be created again", func(t *testing.T) {
 		k := key(t)
