@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -285,37 +285,6 @@ func TestAttackCookieLookupsBounded(t *testing.T) {
 	}
 }
 
-// attackServerLog collects a test server's error log, to catch recovered
-// handler panics.
-type attackServerLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *attackServerLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *attackServerLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// attackServer serves h's middleware over real TCP and returns its address
-// and error log.
-func attackServer(t *testing.T, h *harness) (string, *attackServerLog) {
-	t.Helper()
-	errLog := &attackServerLog{}
-	srv := httptest.NewUnstartedServer(h.handler)
-	srv.Config.ErrorLog = log.New(errLog, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String(), errLog
-}
-
 // attackRawGet sends a GET with the given Cookie header lines, byte for byte,
 // over a new TCP connection and returns the response and its body. net/http
 // may refuse the request itself (400); it must never drop the connection
@@ -351,7 +320,8 @@ func TestAttackMalformedCookiesOverTCP(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			h := newHarness(t, mode.opts...)
 			victim := h.newSession()
-			addr, errLog := attackServer(t, h)
+			srv, errLog := testenv.StartServer(t, h.handler)
+			addr := srv.Listener.Addr().String()
 			unknown, err := h.m.cookie.encode(strings.Repeat("Q", 43))
 			require.NoError(t, err)
 			for _, tc := range attackMalformedCases(unknown, mode.signed) {
@@ -495,7 +465,7 @@ func TestSessionFloodStaysBounded(t *testing.T) {
 		require.Equal(t, "1", w.Body.String())
 		ids[i] = setCookie(w, DefaultCookieName).Value
 	}
-	heapBefore := attackHeap()
+	heapBefore := testenv.LiveHeap()
 
 	// Every flood request samples Len as it ends. Each in-flight Create may
 	// hold one record above the bound until its own trim, so a sample taken
@@ -507,9 +477,9 @@ func TestSessionFloodStaysBounded(t *testing.T) {
 		// never modifies it, and building it is costlier than serving it.
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		for i := 0; i < n; i++ {
-			w := &attackWriter{}
+			w := &testenv.DiscardWriter{}
 			visit.ServeHTTP(w, r)
-			if w.code != 0 && w.code != http.StatusOK || len(w.header["Set-Cookie"]) != 1 {
+			if w.Code != 0 && w.Code != http.StatusOK || len(w.Header()["Set-Cookie"]) != 1 {
 				failed.Add(1)
 			}
 			for seen := int64(mem.Len()); ; {
@@ -540,10 +510,10 @@ func TestSessionFloodStaysBounded(t *testing.T) {
 			require.Equal(t, itoa(round+2), serve("/inc", id).Body.String(), "round %d: active session %d", round, i)
 		}
 		if heapFull == 0 && mem.Len() == maxSessions {
-			heapFull = attackHeap()
+			heapFull = testenv.LiveHeap()
 		}
 	}
-	heapAfter := attackHeap()
+	heapAfter := testenv.LiveHeap()
 
 	assert.Zero(t, failed.Load(), "every flood request was served a new session")
 	assert.Equal(t, int64(visitors+active), created.Load(), "every visitor got a session")
@@ -568,31 +538,6 @@ func TestSessionFloodStaysBounded(t *testing.T) {
 		visitors, workers, float64(growth)/(1<<20), mem.Len(), float64(growth)/float64(mem.Len()), float64(steady)/(1<<20))
 	assert.Less(t, growth, int64(maxSessions<<10), "heap growth for a full store")
 	assert.Less(t, steady, int64(8<<20), "heap growth at steady state")
-}
-
-// attackWriter is the least a ResponseWriter can be, for the flood.
-type attackWriter struct {
-	header http.Header
-	code   int
-}
-
-func (w *attackWriter) Header() http.Header {
-	if w.header == nil {
-		w.header = http.Header{}
-	}
-	return w.header
-}
-
-func (w *attackWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *attackWriter) WriteHeader(code int)        { w.code = code }
-
-// attackHeap returns the live heap after a full collection.
-func attackHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // attackClient is a browser: a cookie-jar client of srv.

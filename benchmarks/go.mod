@@ -10,17 +10,21 @@ require (
 	github.com/gorilla/sessions v1.4.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionid/session v0.0.0
+	github.com/sessionid/session/internal/redistest v0.0.0
 	github.com/sessionid/session/redisstore v0.0.0
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
 
 replace (
 	github.com/sessionid/session => ../
+	github.com/sessionid/session/internal/redistest => ../internal/redistest
 	github.com/sessionid/session/redisstore => ../redisstore
 )

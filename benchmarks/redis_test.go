@@ -2,21 +2,20 @@ package benchmarks
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/redistest"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/sessionid/session/redisstore"
 )
 
@@ -41,10 +40,6 @@ import (
 // the delta of their execution time, divided by b.N, is reported as
 // server-us/op: the time Redis spent executing a request's commands, I/O
 // not included. Otherwise that metric is left out.
-
-// redisURLEnv names the Redis the workloads run on. They write only under a
-// key prefix of their own, random per run, and delete those keys afterwards.
-const redisURLEnv = "SESSION_TEST_REDIS_URL"
 
 // redisLibraryNames lists the libraries of the Redis workloads in table
 // order; "ping" is the floor: no sessions, and one PING per request, the
@@ -73,7 +68,7 @@ func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int) {
 				before = stored(b, l, cookie)
 			}
 			base := request(cookie)
-			cnt.take()
+			cnt.Take()
 			stats0 := env.commandStats(b)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -83,7 +78,8 @@ func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int) {
 				}
 			}
 			b.StopTimer()
-			trips, cmds := cnt.take()
+			sent := cnt.Take()
+			trips, cmds := sent.Trips, sent.Calls
 			serverUS, clean := env.serverTime(b, stats0, cmds)
 			writes := 0
 			for name, n := range cmds {
@@ -97,7 +93,7 @@ func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int) {
 				b.ReportMetric(serverUS/float64(b.N), "server-us/op")
 			}
 			if testing.Verbose() {
-				b.Logf("b.N=%d: %d round trips; commands: %s; INFO commandstats agrees: %v", b.N, trips, commandMix(cmds), clean)
+				b.Logf("b.N=%d: %d round trips; commands: %s; INFO commandstats agrees: %v", b.N, trips, sent, clean)
 			}
 			if !l.floor {
 				if after := stored(b, l, cookie); after != before+delta*b.N {
@@ -108,11 +104,10 @@ func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int) {
 	}
 }
 
-// redisEnv is one run of a Redis workload: the server's address and
-// options, a client of its own for setup and cleanup, and the run's key
-// prefix.
+// redisEnv is one run of a Redis workload: the server's URL, a client of
+// its own for setup and cleanup, and the run's key prefix.
 type redisEnv struct {
-	opt    *redis.Options
+	url    string
 	admin  *redis.Client
 	prefix string
 	n      int             // instances created, for their key prefixes
@@ -120,81 +115,35 @@ type redisEnv struct {
 }
 
 // newRedisEnv connects to the Redis named by SESSION_TEST_REDIS_URL, or
-// skips b. Every key under the run's prefix is deleted when b ends.
+// skips b. The workloads write only under the run's key prefix, random per
+// run, and every key under it is deleted when b ends.
 func newRedisEnv(b *testing.B) *redisEnv {
 	b.Helper()
-	url := os.Getenv(redisURLEnv)
+	env := testenv.Redis
+	url := os.Getenv(env.Env)
 	if url == "" {
-		b.Skipf("skipping the Redis workloads: %s is not set (e.g. %s=redis://127.0.0.1:6379/0; the benchmarks write only under a random key prefix and delete it)", redisURLEnv, redisURLEnv)
+		b.Skipf("skipping the Redis workloads: %s is not set (e.g. %s=%s; the benchmarks write only under a random key prefix and delete it)", env.Env, env.Env, env.Example)
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		b.Fatalf("%s: %v", redisURLEnv, err) // not the URL itself: it may hold a password
+	admin := redistest.Connect(b, url)
+	return &redisEnv{
+		url:    url,
+		admin:  admin,
+		prefix: redistest.Prefix(b, admin, "sessionbench:"),
+		write:  map[string]bool{},
 	}
-	opt.ContextTimeoutEnabled = true // as redisstore's documentation advises
-	e := &redisEnv{opt: opt, admin: redis.NewClient(cloneOptions(opt)), write: map[string]bool{}}
-	b.Cleanup(func() { _ = e.admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := e.admin.Ping(ctx).Err(); err != nil {
-		b.Fatalf("Redis at %s=%s:%d: %v", redisURLEnv, opt.Addr, opt.DB, err)
-	}
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	e.prefix = "sessionbench:" + hex.EncodeToString(r[:]) + ":"
-	b.Cleanup(func() { e.deleteKeys(b, e.prefix) })
-	return e
 }
 
-func cloneOptions(opt *redis.Options) *redis.Options {
-	o := *opt
-	return &o
-}
-
-// client returns a new client, its command counter and a key prefix of its
-// own, for one library instance; its keys are deleted when b ends.
-func (e *redisEnv) client(b *testing.B) (*redis.Client, *cmdCounter, string) {
+// client returns a new client, with the same options as every other
+// library's, its command counter and a key prefix of its own, for one
+// library instance; its keys are deleted, and it is closed, when b ends.
+func (e *redisEnv) client(b *testing.B) (*redis.Client, *redistest.Counter, string) {
 	e.n++
 	prefix := fmt.Sprintf("%s%d:", e.prefix, e.n)
-	c := redis.NewClient(cloneOptions(e.opt))
-	cnt := &cmdCounter{}
+	c := redistest.Connect(b, e.url)
+	b.Cleanup(func() { redistest.DeleteKeys(b, e.admin, prefix) })
+	cnt := &redistest.Counter{}
 	c.AddHook(cnt)
-	b.Cleanup(func() {
-		e.deleteKeys(b, prefix)
-		_ = c.Close()
-	})
 	return c, cnt, prefix
-}
-
-// deleteKeys deletes every key under prefix.
-func (e *redisEnv) deleteKeys(b *testing.B, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	iter := e.admin.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	flush := func() error {
-		if len(keys) == 0 {
-			return nil
-		}
-		err := e.admin.Unlink(ctx, keys...).Err()
-		keys = keys[:0]
-		return err
-	}
-	var err error
-	for err == nil && iter.Next(ctx) {
-		if keys = append(keys, iter.Val()); len(keys) == 1000 {
-			err = flush()
-		}
-	}
-	if err == nil {
-		err = iter.Err()
-	}
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		b.Logf("deleting the benchmark's keys under %s: %v", prefix, err)
-	}
 }
 
 // isWrite reports whether the command name counts as a write: Redis flags
@@ -305,62 +254,4 @@ func newRedisLibrary(b *testing.B, name string, c *redis.Client, prefix string) 
 	}
 	b.Fatalf("unknown library %q", name)
 	return nil
-}
-
-// cmdCounter is a go-redis hook that counts a client's round trips (one per
-// command sent alone, one per pipeline) and its commands by name.
-type cmdCounter struct {
-	mu    sync.Mutex
-	trips int
-	cmds  map[string]int
-}
-
-func (c *cmdCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *cmdCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.record(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.record(cmds...)
-		return next(ctx, cmds)
-	}
-}
-
-func (c *cmdCounter) record(cmds ...redis.Cmder) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmds == nil {
-		c.cmds = map[string]int{}
-	}
-	c.trips++
-	for _, cmd := range cmds {
-		c.cmds[cmd.Name()]++
-	}
-}
-
-// take returns the round trips and commands since the last take.
-func (c *cmdCounter) take() (int, map[string]int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	trips, cmds := c.trips, c.cmds
-	c.trips, c.cmds = 0, nil
-	return trips, cmds
-}
-
-// commandMix formats counts of commands as "get×10 set×10".
-func commandMix(cmds map[string]int) string {
-	names := make([]string, 0, len(cmds))
-	for name := range cmds {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for i, name := range names {
-		names[i] = fmt.Sprintf("%s×%d", name, cmds[name])
-	}
-	return strings.Join(names, " ")
 }

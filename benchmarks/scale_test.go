@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testenv"
 )
 
 // sessionsEnv overrides how many sessions BenchmarkMemoryStoreScale holds.
@@ -121,11 +122,11 @@ func newScaleStore(b *testing.B, total, doomed int) *scaleStore {
 	s.create = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		session.FromContext(r.Context()).Set("v", value)
 	}))
-	before := heapInUse()
+	before := testenv.LiveHeap()
 	s.clock.at(liveAfter)
 	s.fill(b, s.live, func(int) {})
 	s.refill(b)
-	s.perSess = float64(heapInUse()-before)/float64(total) - float64(len(value))
+	s.perSess = float64(testenv.LiveHeap()-before)/float64(total) - float64(len(value))
 	return s
 }
 
@@ -149,31 +150,12 @@ func (s *scaleStore) fill(b *testing.B, n int, before func(i int)) {
 		before(i)
 		r := new(http.Request)
 		*r = *base
-		w := &discardWriter{h: make(http.Header, 2)}
+		w := &testenv.DiscardWriter{}
 		s.create.ServeHTTP(w, r)
-		if w.code != 0 && w.code != http.StatusOK {
-			b.Fatalf("creating session %d: status %d", i, w.code)
+		if w.Code != 0 && w.Code != http.StatusOK {
+			b.Fatalf("creating session %d: status %d", i, w.Code)
 		}
 	}
-}
-
-// discardWriter is a ResponseWriter that keeps only headers and status.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *discardWriter) WriteHeader(code int)        { w.code = code }
-
-// heapInUse returns the live heap after a full collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // requestPool is how many distinct read requests the measured loop cycles

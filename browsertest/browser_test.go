@@ -1,11 +1,9 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,25 +48,6 @@ func requireChromium(t *testing.T) string {
 	return p
 }
 
-// lockedBuffer collects the browser's output, written from chromedp's
-// goroutines and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newBrowser starts a headless Chromium with a fresh profile and returns the
 // context of its first tab, bounded by testTimeout. The browser is closed
 // when t ends; its output is logged if t failed. extra adds command-line
@@ -76,7 +56,7 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Con
 	t.Helper()
 	execPath := requireChromium(t)
 	profile := t.TempDir() // removed after the browser has stopped (cleanups run last-in first-out)
-	output := &lockedBuffer{}
+	output := &testenv.SyncBuffer{}
 	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(profile),

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -66,12 +67,8 @@ func startExample(t *testing.T, name string) string {
 }
 
 func tryStartExample(t *testing.T, name string) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	output := &lockedBuffer{}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
+	output := &testenv.SyncBuffer{}
 	cmd := exec.Command(filepath.Join(binDir, name), "-addr", addr)
 	cmd.Stdout, cmd.Stderr = output, output
 	if err := cmd.Start(); err != nil {
@@ -97,16 +94,6 @@ func tryStartExample(t *testing.T, name string) (string, error) {
 		}
 	})
 	return base, nil
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitServing polls base until it answers, the process exits, or 15 s pass.

@@ -44,7 +44,7 @@ func newBurst(t *testing.T, url string, n int, maxAnswer time.Duration) *burst {
 	b := &burst{t: t, url: url, maxAnswer: maxAnswer, stop: make(chan struct{})}
 	tr := newTransport(t, n)
 	for i := range n {
-		bc := &burstClient{c: newBrowser(t, tr), data: fmt.Sprint("data-", i)}
+		bc := &burstClient{c: newBrowser(tr), data: fmt.Sprint("data-", i)}
 		status, body := b.request(bc, "/set?k=data&v="+bc.data)
 		require.Equal(t, http.StatusOK, status, "%s", body)
 		b.clients = append(b.clients, bc)
@@ -164,7 +164,7 @@ func (b *burst) requireIntact() {
 // what it writes.
 func (b *burst) requireNewSessionsWork() {
 	b.t.Helper()
-	bc := &burstClient{c: newBrowser(b.t, newTransport(b.t, 1)), data: "fresh"}
+	bc := &burstClient{c: newBrowser(newTransport(b.t, 1)), data: "fresh"}
 	status, body := b.request(bc, "/set?k=data&v=fresh")
 	require.Equal(b.t, http.StatusOK, status, "%s", body)
 	status, body = b.request(bc, "/get?k=data")

@@ -6,6 +6,8 @@ toolchain go1.26.11
 
 replace (
 	github.com/sessionid/session => ../
+	github.com/sessionid/session/internal/pgtest => ../internal/pgtest
+	github.com/sessionid/session/internal/redistest => ../internal/redistest
 	github.com/sessionid/session/pgstore => ../pgstore
 	github.com/sessionid/session/redisstore => ../redisstore
 )
@@ -14,6 +16,8 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionid/session v0.0.0
+	github.com/sessionid/session/internal/pgtest v0.0.0
+	github.com/sessionid/session/internal/redistest v0.0.0
 	github.com/sessionid/session/pgstore v0.0.0
 	github.com/sessionid/session/redisstore v0.0.0
 	github.com/stretchr/testify v1.12.1

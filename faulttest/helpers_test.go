@@ -1,22 +1,14 @@
 package faulttest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/pgtest"
+	"github.com/sessionid/session/internal/redistest"
+	"github.com/sessionid/session/internal/testapp"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/sessionid/session/pgstore"
 	"github.com/sessionid/session/redisstore"
 	"github.com/stretchr/testify/require"
@@ -70,15 +66,7 @@ func verifyNoLeaks(t *testing.T) {
 //	POST /renew          gives the session a new ID
 //	POST /logout         ends the session
 func appHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
-		v, _ := session.Value[string](session.FromContext(r.Context()), r.URL.Query().Get("k"))
-		_, _ = io.WriteString(w, v)
-	})
-	mux.HandleFunc("GET /set", func(w http.ResponseWriter, r *http.Request) {
-		session.FromContext(r.Context()).Set(r.URL.Query().Get("k"), r.URL.Query().Get("v"))
-		_, _ = io.WriteString(w, "ok")
-	})
+	mux := testapp.Values()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		answer(w, session.FromContext(r.Context()).Login(r.PostFormValue("user")))
 	})
@@ -136,37 +124,6 @@ func withDeadline(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-// startApp serves h on a loopback httptest server, closed when the test
-// ends, and returns it with the buffer its ErrorLog writes to: net/http logs
-// a handler's panic there.
-func startApp(t *testing.T, h http.Handler) (*httptest.Server, *syncBuffer) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	errs := &syncBuffer{}
-	srv.Config.ErrorLog = log.New(errs, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, errs
-}
-
-// syncBuffer is a bytes.Buffer that is safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newTransport returns a transport that keeps up to conns idle connections
 // to the test server, so that load does not churn through ports, and closes
 // them when the test ends.
@@ -176,11 +133,12 @@ func newTransport(t *testing.T, conns int) *http.Transport {
 	return tr
 }
 
-// newBrowser returns a client with a cookie jar of its own, as a browser.
-func newBrowser(t *testing.T, tr http.RoundTripper) *http.Client {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &http.Client{Jar: jar, Transport: tr, Timeout: guardTimeout}
+// newBrowser returns a client with a cookie jar of its own, as a browser,
+// that gives up on an answer after guardTimeout.
+func newBrowser(tr http.RoundTripper) *http.Client {
+	c := testenv.NewBrowser()
+	c.Transport, c.Timeout = tr, guardTimeout
+	return c
 }
 
 // do sends one request and returns its status, its body and how long the
@@ -201,14 +159,6 @@ func do(c *http.Client, method, url string) (status int, body string, took time.
 	return resp.StatusCode, string(b), time.Since(start), err
 }
 
-// randomName returns prefix followed by random hex, a valid SQL identifier.
-func randomName(t testing.TB, prefix string) string {
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	return prefix + hex.EncodeToString(b[:])
-}
-
 // requireLoopback skips the test unless host names this machine: the tests
 // only send load to loopback servers.
 func requireLoopback(t *testing.T, env, host string) {
@@ -222,24 +172,13 @@ func requireLoopback(t *testing.T, env, host string) {
 	t.Skipf("%s points at %q: these tests only send load to a server on 127.0.0.1", env, host)
 }
 
-// serverURL returns the URL in the environment variable env, or skips the
-// test, saying how to run it: example is such a URL, what names the server.
-func serverURL(t *testing.T, env, example, what string) string {
-	t.Helper()
-	url := os.Getenv(env)
-	if url == "" {
-		t.Skipf("set %s=%s to run the %s tests", env, example, what)
-	}
-	return url
-}
-
 // postgresURL returns SESSION_TEST_POSTGRES_URL, or skips the test.
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	url := serverURL(t, "SESSION_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL")
+	url := testenv.Postgres.URL(t, "PostgreSQL")
 	cfg, err := pgx.ParseConfig(url)
 	require.NoError(t, err)
-	requireLoopback(t, "SESSION_TEST_POSTGRES_URL", cfg.Host)
+	requireLoopback(t, testenv.Postgres.Env, cfg.Host)
 	return url
 }
 
@@ -257,18 +196,11 @@ func adminConn(t *testing.T, url string) *pgx.Conn {
 // name that admin drops, with everything in it, when the test ends.
 func newPGStore(t *testing.T, admin *pgx.Conn, pool *pgxpool.Pool) *pgstore.Store {
 	t.Helper()
-	schema := randomName(t, "faulttest_")
-	ctx := context.Background()
-	_, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		require.NoError(t, err)
-	})
+	schema := pgtest.Schema(t, admin, "faulttest_")
 	s, err := pgstore.New(pool, pgstore.WithTable(schema+".sessions"), pgstore.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.NoError(t, s.Migrate(ctx))
+	require.NoError(t, s.Migrate(context.Background()))
 	return s
 }
 
@@ -276,16 +208,12 @@ func newPGStore(t *testing.T, admin *pgx.Conn, pool *pgxpool.Pool) *pgstore.Stor
 // when the test ends. A non-empty app becomes its application_name.
 func newPool(t *testing.T, url, app string, maxConns int32) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.MaxConns = maxConns
-	if app != "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = app
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
+	return pgtest.Pool(t, url, func(cfg *pgxpool.Config) {
+		cfg.MaxConns = maxConns
+		if app != "" {
+			cfg.ConnConfig.RuntimeParams["application_name"] = app
+		}
+	})
 }
 
 // newRedisStore returns a store on the Redis named by SESSION_TEST_REDIS_URL,
@@ -293,26 +221,14 @@ func newPool(t *testing.T, url, app string, maxConns int32) *pgxpool.Pool {
 // or skips the test.
 func newRedisStore(t *testing.T) *redisstore.Store {
 	t.Helper()
-	url := serverURL(t, "SESSION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis")
+	url := testenv.Redis.URL(t, "Redis")
 	opt, err := redis.ParseURL(url)
 	require.NoError(t, err)
 	host, _, err := net.SplitHostPort(opt.Addr)
 	require.NoError(t, err)
-	requireLoopback(t, "SESSION_TEST_REDIS_URL", host)
-	opt.ContextTimeoutEnabled = true
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	require.NoError(t, c.Ping(context.Background()).Err(), "Redis at %s", url)
-	prefix := randomName(t, "faulttest:") + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			require.NoError(t, c.Del(ctx, iter.Val()).Err())
-		}
-		require.NoError(t, iter.Err())
-	})
-	s, err := redisstore.New(c, redisstore.WithKeyPrefix(prefix))
+	requireLoopback(t, testenv.Redis.Env, host)
+	c := redistest.Connect(t, url)
+	s, err := redisstore.New(c, redisstore.WithKeyPrefix(redistest.Prefix(t, c, "faulttest:")))
 	require.NoError(t, err)
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,11 +27,11 @@ func TestPostgresConnectionLoss(t *testing.T) {
 	verifyNoLeaks(t)
 	url := postgresURL(t)
 	admin := adminConn(t, url)
-	appName := randomName(t, "faulttest_connloss_")
+	appName := testenv.RandomName("faulttest_connloss_")
 	pool := newPool(t, url, appName, maxConns)
 	store := newPGStore(t, admin, pool)
 	m := newManager(t, session.WithStore(store))
-	app, serverLog := startApp(t, withDeadline(reqDeadline, m.Handler(appHandler())))
+	app, serverLog := testenv.StartServer(t, withDeadline(reqDeadline, m.Handler(appHandler())))
 
 	b := newBurst(t, app.URL, clients, maxAnswer)
 	b.start(5000, time.Minute)

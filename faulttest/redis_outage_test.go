@@ -6,6 +6,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/redistest"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/sessionid/session/redisstore"
 	"github.com/stretchr/testify/require"
 )
@@ -24,25 +26,25 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 	)
 	verifyNoLeaks(t)
 	// appendfsync always: Redis answers a write only once it is on disk.
-	srv := startRedis(t, t.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
-	c := redis.NewClient(&redis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true})
+	srv := redistest.NewServer(t, t.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	store, err := redisstore.New(c)
 	require.NoError(t, err)
 	m := newManager(t, session.WithStore(store))
-	app, serverLog := startApp(t, withDeadline(reqDeadline, m.Handler(appHandler())))
+	app, serverLog := testenv.StartServer(t, withDeadline(reqDeadline, m.Handler(appHandler())))
 
 	b := newBurst(t, app.URL, clients, maxAnswer)
 	b.start(5000, time.Minute)
 	b.waitFor(func() bool { return b.ok.Load() >= 10*clients }, "the burst to run")
-	srv.kill()
+	srv.Kill()
 	okAtKill := b.ok.Load()
 	b.waitFor(func() bool { return b.failed.Load() >= 2*clients }, "requests to fail during the outage")
 	b.finish()
 	t.Logf("%d requests succeeded before the kill", okAtKill)
 	require.Empty(t, serverLog.String(), "no handler panicked")
 
-	srv.start()
+	srv.Start()
 	b.requireIntact()
 	b.requireNewSessionsWork()
 	require.Empty(t, serverLog.String(), "no handler panicked")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -78,7 +79,7 @@ type soakStats struct {
 // soak runs the browsers for d against a manager with opts.
 func soak(t *testing.T, d time.Duration, opts ...session.Option) {
 	m := newManager(t, opts...)
-	app, serverLog := startApp(t, m.Handler(appHandler()))
+	app, serverLog := testenv.StartServer(t, m.Handler(appHandler()))
 	base, err := url.Parse(app.URL)
 	require.NoError(t, err)
 	tr := newTransport(t, 2*soakClients)
@@ -89,7 +90,7 @@ func soak(t *testing.T, d time.Duration, opts ...session.Option) {
 	for i := range soakClients {
 		b := &soaker{
 			t: t, base: base, st: &st,
-			c:    newBrowser(t, tr),
+			c:    newBrowser(tr),
 			bare: &http.Client{Transport: tr, Timeout: guardTimeout},
 			user: fmt.Sprintf("soak-user-%02d", i),
 			rng:  rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))),

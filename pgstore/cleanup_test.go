@@ -1,16 +1,15 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -102,28 +101,10 @@ func TestCleanupOffStartsNothing(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestCleanupErrorsAreLogged(t *testing.T) {
 	pool := testPool(t)
-	var logs syncBuffer
-	s, err := New(pool, WithTable(randomName(t, "pgstore_test_")+".missing"),
+	var logs testenv.SyncBuffer
+	s, err := New(pool, WithTable(testenv.RandomName("pgstore_test_")+".missing"),
 		WithCleanupInterval(10*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testapp"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,7 +29,7 @@ func TestConnectionLoss(t *testing.T) {
 		maxConns    = 4
 		reqDeadline = 10 * time.Second
 	)
-	app := randomName(t, "pgstore_connloss_")
+	app := testenv.RandomName("pgstore_connloss_")
 	pool := testPool(t, func(cfg *pgxpool.Config) {
 		cfg.MaxConns = maxConns
 		cfg.ConnConfig.RuntimeParams["application_name"] = app
@@ -39,11 +39,7 @@ func TestConnectionLoss(t *testing.T) {
 	m, err := session.New(session.WithStore(s), session.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Close()) })
-	srv := httptest.NewUnstartedServer(m.Handler(valueHandler()))
-	var serverErrors syncBuffer // a panic in a handler is logged here
-	srv.Config.ErrorLog = log.New(&serverErrors, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv, serverErrors := testenv.StartServer(t, m.Handler(testapp.Values())) // a handler's panic is logged in serverErrors
 
 	// do sends one request with its own deadline and returns the status and
 	// body, or fails the test for anything but a 200 or a 500 in time.
@@ -73,7 +69,7 @@ func TestConnectionLoss(t *testing.T) {
 
 	users := make([]*http.Client, clients)
 	for i := range users {
-		users[i] = newJarClient(t)
+		users[i] = testenv.NewBrowser()
 		status, _ := do(users[i], fmt.Sprintf("/set?k=before&v=data-%d", i))
 		require.Equal(t, http.StatusOK, status)
 	}

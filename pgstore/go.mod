@@ -7,6 +7,7 @@ toolchain go1.26.11
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/sessionid/session v0.0.0
+	github.com/sessionid/session/internal/pgtest v0.0.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -20,4 +21,7 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 )
 
-replace github.com/sessionid/session => ../
+replace (
+	github.com/sessionid/session => ../
+	github.com/sessionid/session/internal/pgtest => ../internal/pgtest
+)

@@ -2,37 +2,15 @@ package pgstore
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testapp"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
-
-// valueHandler serves GET /get?k=name, which answers the session's value,
-// and GET /set?k=name&v=value, which sets it.
-func valueHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
-		v, _ := session.Value[string](session.FromContext(r.Context()), r.URL.Query().Get("k"))
-		_, _ = io.WriteString(w, v)
-	})
-	mux.HandleFunc("/set", func(w http.ResponseWriter, r *http.Request) {
-		session.FromContext(r.Context()).Set(r.URL.Query().Get("k"), r.URL.Query().Get("v"))
-		_, _ = io.WriteString(w, "ok")
-	})
-	return mux
-}
-
-// newJarClient returns a client that keeps cookies, as a browser does.
-func newJarClient(t *testing.T) *http.Client {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &http.Client{Jar: jar}
-}
 
 // rowVersions identifies the current version of every row of s, so that a
 // test can tell whether anything was written.
@@ -54,18 +32,12 @@ func TestHandlerRoundTrips(t *testing.T) {
 	m, err := session.New(session.WithStore(s))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Close()) })
-	srv := httptest.NewServer(m.Handler(valueHandler()))
+	srv := httptest.NewServer(m.Handler(testapp.Values()))
 	t.Cleanup(srv.Close)
-	client := newJarClient(t)
+	browser := testenv.NewBrowser()
 	get := func(path string) string {
 		t.Helper()
-		resp, err := client.Get(srv.URL + path)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
-		return string(body)
+		return testenv.Fetch(t, browser, http.MethodGet, srv.URL+path)
 	}
 
 	// Prepare every statement below on the pool's one connection.

@@ -2,16 +2,15 @@ package pgstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionid/session/internal/pgtest"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,49 +20,21 @@ var farFuture = time.Now().Add(24 * time.Hour).Truncate(time.Microsecond)
 // testURL returns the database the tests run against, or skips tb.
 func testURL(tb testing.TB) string {
 	tb.Helper()
-	url := os.Getenv("SESSION_TEST_POSTGRES_URL")
-	if url == "" {
-		tb.Skip("set SESSION_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run the PostgreSQL store tests")
-	}
-	return url
-}
-
-// randomName returns prefix followed by random hex, a valid identifier.
-func randomName(tb testing.TB, prefix string) string {
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(tb, err)
-	return prefix + hex.EncodeToString(b[:])
+	return testenv.Postgres.URL(tb, "PostgreSQL store")
 }
 
 // testPool returns a pool on the test database, closed at cleanup. Each
 // configure function may change its configuration first.
 func testPool(tb testing.TB, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
 	tb.Helper()
-	cfg, err := pgxpool.ParseConfig(testURL(tb))
-	require.NoError(tb, err)
-	for _, c := range configure {
-		c(cfg)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(tb, err)
-	tb.Cleanup(pool.Close)
-	return pool
+	return pgtest.Pool(tb, testURL(tb), configure...)
 }
 
 // testSchema creates a schema with a random name, dropped with everything
 // in it at cleanup, so that runs never collide.
 func testSchema(tb testing.TB, pool *pgxpool.Pool) string {
 	tb.Helper()
-	name := randomName(tb, "pgstore_test_")
-	ctx := context.Background()
-	_, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize())
-	require.NoError(tb, err)
-	tb.Cleanup(func() {
-		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE")
-		require.NoError(tb, err)
-	})
-	return name
+	return pgtest.Schema(tb, pool, "pgstore_test_")
 }
 
 // newTestStore returns a migrated store on a fresh schema of pool, without

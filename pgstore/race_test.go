@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,7 +18,7 @@ import (
 // raceSetup returns a store whose pool has its own application name, and a
 // second pool on the same database for the transaction that races it.
 func raceSetup(t *testing.T) (s *Store, other *pgxpool.Pool, app string) {
-	app = randomName(t, "pgstore_race_")
+	app = testenv.RandomName("pgstore_race_")
 	pool := testPool(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.RuntimeParams["application_name"] = app })
 	return newTestStore(t, pool), testPool(t), app
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/redistest"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/sessionid/session/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,10 +23,10 @@ import (
 func cachingClient(t *testing.T, tune func(*redis.Options)) *redis.Client {
 	t.Helper()
 	testClient(t) // skips without SESSION_TEST_REDIS_URL
-	opt, err := redis.ParseURL(os.Getenv(envURL))
+	opt, err := redis.ParseURL(os.Getenv(testenv.Redis.Env))
 	require.NoError(t, err)
 	if opt.DB != 0 {
-		t.Skipf("go-redis caches only in database 0; %s names database %d", envURL, opt.DB)
+		t.Skipf("go-redis caches only in database 0; %s names database %d", testenv.Redis.Env, opt.DB)
 	}
 	opt.ContextTimeoutEnabled = true
 	opt.Protocol = 3
@@ -99,24 +101,24 @@ func TestClientSideCacheStore(t *testing.T) {
 		})
 	}
 	t.Run("round trips", func(t *testing.T) {
-		cnt := &counter{}
+		cnt := &redistest.Counter{}
 		c := cachingClient(t, nil)
 		c.AddHook(cnt)
 		s := newTestStore(t, c)
 		warmUp(t, s)
 		ctx, k, user := context.Background(), newKey(t), "alice-"+newKey(t)
 		require.NoError(t, s.Create(ctx, k, liveRecord(user)))
-		_, _ = cnt.take()
+		cnt.Take()
 		_, err := s.Load(ctx, k)
 		require.NoError(t, err)
-		trips, names := cnt.take()
-		assert.Equal(t, 1, trips)
-		assert.Equal(t, "evalsha", names)
+		sent := cnt.Take()
+		assert.Equal(t, 1, sent.Trips)
+		assert.Equal(t, "evalsha", sent.String())
 		_, err = s.UserSessions(ctx, user)
 		require.NoError(t, err)
-		trips, names = cnt.take()
-		assert.Equal(t, 2, trips)
-		assert.Equal(t, "evalsha evalsha", names)
+		sent = cnt.Take()
+		assert.Equal(t, 2, sent.Trips)
+		assert.Equal(t, "evalsha×2", sent.String())
 	})
 }
 

@@ -7,6 +7,7 @@ toolchain go1.26.11
 require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sessionid/session v0.0.0
+	github.com/sessionid/session/internal/redistest v0.0.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -18,4 +19,7 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 )
 
-replace github.com/sessionid/session => ../
+replace (
+	github.com/sessionid/session => ../
+	github.com/sessionid/session/internal/redistest => ../internal/redistest
+)

@@ -5,13 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/redistest"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,9 +21,8 @@ import (
 // deadline instead of hanging, requests get the error handler's 500, and
 // once Redis is back the same client and store work again.
 func TestOutage(t *testing.T) {
-	requireRedisBinaries(t)
-	srv := startServer(t, freePort(t), t.TempDir())
-	c := redis.NewClient(&redis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true})
+	srv := redistest.NewServer(t, t.TempDir())
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	s, err := New(c)
 	require.NoError(t, err)
@@ -33,9 +33,7 @@ func TestOutage(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	})))
 	t.Cleanup(app.Close)
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	browser := &http.Client{Jar: jar}
+	browser := testenv.NewBrowser()
 	get := func() (int, string) {
 		resp, err := browser.Get(app.URL)
 		require.NoError(t, err, "the server answers, even without its store")
@@ -51,7 +49,7 @@ func TestOutage(t *testing.T) {
 	code, _ := get()
 	require.Equal(t, http.StatusOK, code)
 
-	srv.kill()
+	srv.Kill()
 	for _, tc := range []struct {
 		name string
 		call func(ctx context.Context) error
@@ -84,7 +82,7 @@ func TestOutage(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, code, "the error handler answers: %s", body)
 	require.Equal(t, "Internal Server Error\n", body)
 
-	srv.start() // the same port, an empty Redis
+	srv.Start() // the same port, an empty Redis
 	start = time.Now()
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

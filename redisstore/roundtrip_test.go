@@ -4,13 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/redistest"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -74,7 +75,7 @@ func TestRoundTrips(t *testing.T) {
 	for mode, name := range []string{"one node", "cluster mode"} {
 		t.Run(name, func(t *testing.T) {
 			c := testClient(t)
-			cnt := &counter{}
+			cnt := &redistest.Counter{}
 			c.AddHook(cnt)
 			s := newTestStore(t, c, WithClusterMode(mode == 1))
 			warmUp(t, s)
@@ -85,11 +86,11 @@ func TestRoundTrips(t *testing.T) {
 					if o.setup != nil {
 						o.setup(t, s, k)
 					}
-					_, _ = cnt.take()
+					cnt.Take()
 					require.NoError(t, o.run(t, s, k, user))
-					trips, names := cnt.take()
-					assert.Equal(t, o.trips[mode], trips, "round trips; commands sent: %s", names)
-					t.Logf("%d round trip(s): %s", trips, names)
+					sent := cnt.Take()
+					assert.Equal(t, o.trips[mode], sent.Trips, "round trips; commands sent: %s", sent)
+					t.Logf("%d round trip(s): %s", sent.Trips, sent)
 				})
 			}
 		})
@@ -101,7 +102,7 @@ func TestRoundTrips(t *testing.T) {
 // the load and one update script.
 func TestManagerRoundTrips(t *testing.T) {
 	c := testClient(t)
-	cnt := &counter{}
+	cnt := &redistest.Counter{}
 	c.AddHook(cnt)
 	s := newTestStore(t, c)
 	warmUp(t, s)
@@ -120,36 +121,27 @@ func TestManagerRoundTrips(t *testing.T) {
 	})
 	srv := httptest.NewServer(m.Handler(mux))
 	t.Cleanup(srv.Close)
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	hc := &http.Client{Jar: jar}
+	browser := testenv.NewBrowser()
 	do := func(method string) string {
-		req, err := http.NewRequest(method, srv.URL, nil)
-		require.NoError(t, err)
-		resp, err := hc.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-		return string(body)
+		t.Helper()
+		return testenv.Fetch(t, browser, method, srv.URL)
 	}
 
-	_, _ = cnt.take()
+	cnt.Take()
 	require.Equal(t, "1", do(http.MethodPost))
-	trips, names := cnt.take()
-	assert.Equal(t, 1, trips, "a new session is one script: %s", names)
-	assert.Equal(t, "evalsha", names)
+	sent := cnt.Take()
+	assert.Equal(t, 1, sent.Trips, "a new session is one script: %s", sent)
+	assert.Equal(t, "evalsha", sent.String())
 
 	for range 3 {
 		require.Equal(t, "1", do(http.MethodGet))
-		trips, names = cnt.take()
-		assert.Equal(t, 1, trips, "a read-only request: %s", names)
-		assert.Equal(t, "hgetall", names, "loads and writes nothing")
+		sent = cnt.Take()
+		assert.Equal(t, 1, sent.Trips, "a read-only request: %s", sent)
+		assert.Equal(t, "hgetall", sent.String(), "loads and writes nothing")
 	}
 
 	require.Equal(t, "2", do(http.MethodPost))
-	trips, names = cnt.take()
-	assert.Equal(t, 2, trips, "a write: %s", names)
-	assert.Equal(t, "hgetall evalsha", names, "a load and one update")
+	sent = cnt.Take()
+	assert.Equal(t, 2, sent.Trips, "a write: %s", sent)
+	assert.Equal(t, "hgetall evalsha", sent.String(), "a load and one update")
 }

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -101,16 +103,8 @@ func TestKeyLayout(t *testing.T) {
 	require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, &session.Tombstone{Next: n, Successor: []byte{1}}, time.Now().Add(time.Minute)))
 	h, err = c.HGetAll(ctx, s.prefix+"s:{"+k+"}").Result()
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"mt", "ms", "md", "ma"}, keysOf(h), "a tombstone holds only itself")
+	assert.ElementsMatch(t, []string{"mt", "ms", "md", "ma"}, slices.Collect(maps.Keys(h)), "a tombstone holds only itself")
 	assert.Equal(t, n, h["mt"])
-}
-
-func keysOf(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // TestClockDecidesExpiry shows that a record past its deadline by the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +33,7 @@ type monitor struct {
 // client of the same server.
 func newMonitor(t *testing.T, c *redis.Client, s *Store) *monitor {
 	t.Helper()
-	opt, err := redis.ParseURL(os.Getenv(envURL))
+	opt, err := redis.ParseURL(os.Getenv(testenv.Redis.Env))
 	require.NoError(t, err)
 	conn, err := net.DialTimeout("tcp", opt.Addr, 5*time.Second)
 	require.NoError(t, err)

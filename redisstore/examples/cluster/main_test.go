@@ -1,20 +1,17 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/redistest"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,14 +19,8 @@ import (
 // SESSION_TEST_REDIS_URL under a key prefix of their own.
 func startInstances(t *testing.T) (*httptest.Server, *httptest.Server) {
 	t.Helper()
-	redisURL := os.Getenv("SESSION_TEST_REDIS_URL")
-	if redisURL == "" {
-		t.Skip("set SESSION_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the Redis store tests")
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "cluster-example-test:" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() { deleteKeys(t, redisURL, prefix) })
+	redisURL := testenv.Redis.URL(t, "Redis store")
+	prefix := redistest.Prefix(t, redistest.Connect(t, redisURL), "cluster-example-test:")
 	var srvs []*httptest.Server
 	for _, name := range []string{"1", "2"} {
 		app, closeApp, err := newInstance(name, redisURL, prefix)
@@ -40,19 +31,6 @@ func startInstances(t *testing.T) (*httptest.Server, *httptest.Server) {
 		srvs = append(srvs, srv)
 	}
 	return srvs[0], srvs[1]
-}
-
-func deleteKeys(t *testing.T, redisURL, prefix string) {
-	opt, err := redis.ParseURL(redisURL)
-	require.NoError(t, err)
-	c := redis.NewClient(opt)
-	defer c.Close()
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
-	}
-	require.NoError(t, iter.Err())
 }
 
 // browser is one client with one cookie jar for both instances: cookies do
