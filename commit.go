@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unique"
 )
 
 // maxIDAttempts bounds the retries after an ID collision (ErrExists), which
@@ -50,13 +51,12 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		s.resetPendingLocked()
 		return nil
 	}
-	// The memory store copies what it keeps: the record can then live in
-	// the session. Another store gets a record of its own.
-	rec := &s.created
-	if s.m.memory == nil {
-		rec = new(Record)
+	values, err := s.pending.values(s.m.cfg.codec)
+	if err != nil {
+		return err
 	}
-	*rec = Record{
+	rec := &Record{
+		Values:           values,
 		User:             s.userLocked(),
 		CreatedAt:        now,
 		LastSeen:         now,
@@ -66,29 +66,13 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		ClientIP:         s.clientAddr(),
 		UserAgent:        cleanUserAgent(s.r.UserAgent()),
 	}
-	var compact []byte
-	var err error
-	if s.m.memory != nil {
-		compact, err = s.pending.compact(s.m.cfg.codec)
-	} else {
-		var d Delta
-		d, err = s.pending.delta(s.m.cfg.codec)
-		rec.Values = d.Set // the Delta is ours alone: no copy needed
-	}
-	if err != nil {
-		return err
-	}
 	var id, key string
 	for attempt := 1; ; attempt++ {
 		if id, err = newID(s.m.cfg.idGenerator); err != nil {
 			return err
 		}
 		key = storeKey(id)
-		if s.m.memory != nil {
-			err = s.m.memory.createCompact(ctx, key, rec, compact)
-		} else {
-			err = s.m.store.Create(ctx, key, rec)
-		}
+		err = s.m.store.Create(ctx, key, rec)
 		if !errors.Is(err, ErrExists) || attempt == maxIDAttempts {
 			break
 		}
@@ -96,7 +80,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 	if err != nil {
 		return fmt.Errorf("session: creating: %w", err)
 	}
-	s.id, s.key, s.rec, s.recValues, s.expireCookie = id, key, rec, compact, false
+	s.id, s.key, s.rec, s.expireCookie = id, key, rec, false
 	s.resetPendingLocked()
 	if err := s.m.cookie.set(w, s.https(), id, rec.ExpiresAt()); err != nil {
 		return err
@@ -143,7 +127,7 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	default:
 		return fmt.Errorf("session: renewing: %w", err)
 	}
-	s.rec = d.Apply(s.recordLocked())
+	s.rec = d.Apply(s.rec)
 	s.resetPendingLocked()
 	if err := s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt()); err != nil {
 		return err
@@ -198,15 +182,14 @@ func (s *Session) keepIDLocked(ctx context.Context, w http.ResponseWriter, now t
 // moveLocked renews the stored session from s.id to s.renewal.to (or a
 // fresh ID, should that one collide) and makes the new ID the session's.
 func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error {
-	tomb := &Tombstone{GraceUntil: now.Add(s.renewal.grace)}
 	// The tombstone outlives the grace period so that a later use of the
 	// old ID is recognised as stale (a hijack signal), not just unknown.
-	tombExpires := now.Add(s.m.cfg.idleTimeout)
-	if s.rec.AbsoluteDeadline.Before(tombExpires) {
-		tombExpires = s.rec.AbsoluteDeadline
+	tomb := &Tombstone{GraceUntil: now.Add(s.renewal.grace), Expires: now.Add(s.m.cfg.idleTimeout)}
+	if s.rec.AbsoluteDeadline.Before(tomb.Expires) {
+		tomb.Expires = s.rec.AbsoluteDeadline
 	}
-	if tombExpires.Before(tomb.GraceUntil) {
-		tombExpires = tomb.GraceUntil
+	if tomb.Expires.Before(tomb.GraceUntil) {
+		tomb.Expires = tomb.GraceUntil
 	}
 	id := s.renewal.to
 	for attempt := 1; ; attempt++ {
@@ -217,7 +200,7 @@ func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error 
 			}
 		}
 		tomb.Next = storeKey(id)
-		err = s.m.store.Renew(ctx, s.key, tomb.Next, d, tomb, tombExpires)
+		err = s.m.store.Renew(ctx, s.key, tomb.Next, d, tomb)
 		if err == nil {
 			s.id, s.key = id, tomb.Next
 			return nil
@@ -254,7 +237,7 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	if err != nil {
 		return fmt.Errorf("session: saving: %w", err)
 	}
-	s.rec = d.Apply(s.recordLocked())
+	s.rec = d.Apply(s.rec)
 	s.resetPendingLocked()
 	if s.m.cfg.persistent && s.cookieWritableLocked() {
 		return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
@@ -308,15 +291,17 @@ func (s *Session) https() bool { return s.m.proxies.isHTTPS(s.r) }
 
 // cleanUserAgent makes a client's User-Agent fit to keep and to show: valid
 // UTF-8 (stores may keep it as text) and at most maxUserAgent bytes, cut at a
-// character boundary.
+// character boundary. It is interned: the sessions of clients with the same
+// User-Agent, kept in process, share one copy instead of each holding on to
+// its request's header.
 func cleanUserAgent(ua string) string {
 	ua = strings.ToValidUTF8(ua, "\uFFFD")
-	if len(ua) <= maxUserAgent {
-		return ua
+	if len(ua) > maxUserAgent {
+		cut := maxUserAgent
+		for cut > 0 && !utf8.RuneStart(ua[cut]) {
+			cut--
+		}
+		ua = ua[:cut]
 	}
-	cut := maxUserAgent
-	for cut > 0 && !utf8.RuneStart(ua[cut]) {
-		cut--
-	}
-	return ua[:cut]
+	return unique.Make(ua).Value()
 }

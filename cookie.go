@@ -64,14 +64,6 @@ type cookieIDs struct {
 	copies int // cookies of our name examined, usable or not, repeats included
 }
 
-// first returns the first usable ID, or "".
-func (c *cookieIDs) first() string {
-	if c.n == 0 {
-		return ""
-	}
-	return c.ids[0]
-}
-
 // read returns the usable session IDs the request carries, at most
 // maxCookieCandidates distinct ones, and why a cookie was refused if one was
 // unusable. A request may carry several cookies of our name: some set for a

@@ -111,7 +111,7 @@ func TestCookieReadUnsigned(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ids, reason := cc.read(cookieRequest(tt.lines...))
-			id := ids.first()
+			id := firstID(ids)
 			require.Equal(t, tt.wantReason, reason, "reason %v", reason)
 			require.Equal(t, tt.wantID, id)
 		})
@@ -133,7 +133,7 @@ func TestCookieReadBoundsWork(t *testing.T) {
 	cc.signers = []securecookie.Codec{cookieCountingCodec{decodes: &decodes}}
 	line := strings.Repeat("session=junk; ", 1000)
 	ids, reason := cc.read(cookieRequest(line, line))
-	id := ids.first()
+	id := firstID(ids)
 	require.Empty(t, id)
 	require.Equal(t, RejectBadSignature, reason)
 	require.Equal(t, maxSignatureChecks, decodes, "only maxSignatureChecks copies may be verified")
@@ -227,7 +227,7 @@ func TestCookieReadSigned(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ids, reason := tt.cc.read(cookieRequest(tt.lines...))
-			id := ids.first()
+			id := firstID(ids)
 			require.Equal(t, tt.wantReason, reason, "reason %v", reason)
 			require.Equal(t, tt.wantID, id)
 		})
@@ -242,7 +242,7 @@ func TestCookieReadSignedEmptyValueIsMalformed(t *testing.T) {
 	for _, line := range []string{"session=", `session=""`} {
 		t.Run(line, func(t *testing.T) {
 			ids, reason := cc.read(cookieRequest(line))
-			id := ids.first()
+			id := firstID(ids)
 			require.Empty(t, id)
 			require.Equal(t, RejectMalformedCookie, reason, "reason %v", reason)
 		})
@@ -258,7 +258,7 @@ func TestCookieReadSignedTampered(t *testing.T) {
 	for i := 0; i < len(end)-1; i++ {
 		tampered := cookieFlip(signed, i)
 		ids, reason := cc.read(cookieRequest("session=" + tampered))
-		id := ids.first()
+		id := firstID(ids)
 		require.Empty(t, id, "position %d", i)
 		require.Equal(t, RejectBadSignature, reason, "position %d", i)
 	}
@@ -275,7 +275,7 @@ func TestCookieEncodeUnsignedIsTheID(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, sv, cookieID1, "a signed value wraps the ID")
 	ids, reason := signed.read(cookieRequest("session=" + sv))
-	id := ids.first()
+	id := firstID(ids)
 	require.Zero(t, reason)
 	require.Equal(t, cookieID1, id)
 }
@@ -330,7 +330,7 @@ func TestCookieSet(t *testing.T) {
 			// What was set reads back.
 			r := cookieRequest(c.Name + "=" + c.Value)
 			ids, reason := cc.read(r)
-			id := ids.first()
+			id := firstID(ids)
 			require.Zero(t, reason)
 			require.Equal(t, cookieID1, id)
 		})
@@ -346,11 +346,11 @@ func TestCookieSetSignedReadsBack(t *testing.T) {
 	require.NotEqual(t, cookieID2, cookies[0].Value)
 
 	ids, reason := cc.read(cookieRequest("session=" + cookies[0].Value))
-	id := ids.first()
+	id := firstID(ids)
 	require.Zero(t, reason)
 	require.Equal(t, cookieID2, id)
 	ids, reason = cookieSigned(cookieKeyNew).read(cookieRequest("session=" + cookies[0].Value))
-	id = ids.first()
+	id = firstID(ids)
 	require.Zero(t, reason, "signed with the first key")
 	require.Equal(t, cookieID2, id)
 }
@@ -545,4 +545,12 @@ func TestCookieSendSharesNoHeaderValues(t *testing.T) {
 	cc.send(w, "a=2")
 	require.Equal(t, []string{"a=1", "a=2"}, w.Header().Values("Set-Cookie"))
 	require.Equal(t, []string{"max-age=0", `no-cache="Set-Cookie"`, `no-cache="Set-Cookie"`}, w.Header().Values("Cache-Control"))
+}
+
+// firstID returns the first usable ID of ids, or "".
+func firstID(ids cookieIDs) string {
+	if ids.n == 0 {
+		return ""
+	}
+	return ids.ids[0]
 }

@@ -89,11 +89,11 @@ func (s *recordingStore) Delete(ctx context.Context, key string) error {
 	return s.Store.Delete(ctx, key)
 }
 
-func (s *recordingStore) Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone, exp time.Time) error {
+func (s *recordingStore) Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone) error {
 	s.mu.Lock()
 	s.renews++
 	s.mu.Unlock()
-	return s.Store.Renew(ctx, oldKey, newKey, d, tomb, exp)
+	return s.Store.Renew(ctx, oldKey, newKey, d, tomb)
 }
 
 func (s *recordingStore) UserSessions(ctx context.Context, user string) ([]KeyedRecord, error) {

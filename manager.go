@@ -19,7 +19,6 @@ type Manager struct {
 	store      Store
 	users      UserIndex // nil when the store has none
 	ownedStore *MemoryStore
-	memory     *MemoryStore // the store, if it is a MemoryStore: new sessions skip building a Values map for it
 	cookie     *cookieCodec
 	proxies    proxies
 	cfg        config
@@ -55,7 +54,6 @@ func New(opts ...Option) (*Manager, error) {
 		m.store = m.ownedStore
 	}
 	m.users, _ = m.store.(UserIndex)
-	m.memory, _ = m.store.(*MemoryStore)
 	if cfg.maxPerUser > 0 && m.users == nil {
 		m.Close()
 		return nil, fmt.Errorf("%w: WithMaxSessionsPerUser needs one", ErrNoUserIndex)

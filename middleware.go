@@ -20,8 +20,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	return &middleware{m: m, next: next}
 }
 
-// middleware is the handler Manager.Handler returns. A method rather than a
-// closure, it is compiled once, here, whatever the caller's package inlines.
+// middleware is the handler Manager.Handler returns.
 type middleware struct {
 	m    *Manager
 	next http.Handler

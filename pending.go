@@ -94,32 +94,30 @@ func (p *pending) delta(codec Codec) (Delta, error) {
 	return d, nil
 }
 
-// compact encodes the values set as the memory store keeps a record's
-// values (see applyValues), for a new session: no Delta and no map in
-// between. It returns nil for no values. Small values are encoded on the
-// stack first, so the result is the one allocation.
-func (p *pending) compact(codec Codec) ([]byte, error) {
+// values encodes the values set, for a new session's record. Small values
+// are encoded on the stack first, so that the Values are one allocation.
+func (p *pending) values(codec Codec) (Values, error) {
 	if len(p.set) == 0 {
-		return nil, nil
+		return Values{}, nil
 	}
 	var scratch [256]byte
 	var endsRoom [8]int
 	encoded, ends := scratch[:0], endsRoom[:0] // value i is encoded[ends[i-1]:ends[i]]
-	size := 0
+	var b valuesBuilder
 	for _, pv := range p.set {
 		start := len(encoded)
 		var err error
 		if encoded, err = appendEncoded(encoded, codec, pv.v); err != nil {
-			return nil, err
+			return Values{}, err
 		}
 		ends = append(ends, len(encoded))
-		size += pairLen(pv.key, encoded[start:])
+		b.size(pv.key, encoded[start:])
 	}
-	out := startValues(len(ends), size)
+	b.start()
 	start := 0
 	for i, pv := range p.set {
-		out = appendPair(out, pv.key, encoded[start:ends[i]])
+		b.add(pv.key, encoded[start:ends[i]])
 		start = ends[i]
 	}
-	return out, nil
+	return b.values(), nil
 }

@@ -42,13 +42,6 @@ type Session struct {
 	rec     *Record // the record as last loaded or written; nil if none
 	isNew   bool    // the request came without a live session
 
-	// recValues holds rec's values in the memory store's encoding while
-	// rec.Values is not built yet: for a session this request created in a
-	// MemoryStore (see createLocked). Read rec's values through
-	// recordLocked.
-	recValues []byte
-	created   Record // the room of rec for a session created in a MemoryStore
-
 	pending pending // changes to values and user, sent at the next commit
 	renewal renewal // the new ID the session moves to at the next commit
 
@@ -115,19 +108,7 @@ func (s *Session) storedLocked(key string) ([]byte, bool) {
 	if s.rec == nil || s.pending.hides(key) {
 		return nil, false
 	}
-	data, ok := s.recordLocked().Values[key]
-	return data, ok
-}
-
-// recordLocked returns rec with its Values built, if they were left in
-// recValues.
-func (s *Session) recordLocked() *Record {
-	if s.recValues != nil {
-		// rec is this request's own, never given to the store: it may
-		// still be completed.
-		s.rec.Values, s.recValues = decodeValues(s.recValues), nil
-	}
-	return s.rec
+	return s.rec.Values.Get(key)
 }
 
 // Value returns the value of key in s as a T, and false if it is not set or
@@ -171,7 +152,7 @@ func (s *Session) Keys() []string {
 		keys = append(keys, pv.key)
 	}
 	if s.rec != nil {
-		for k := range s.recordLocked().Values {
+		for k := range s.rec.Values.All() {
 			if _, set := s.pending.value(k); !set && !s.pending.hides(k) {
 				keys = append(keys, k)
 			}
@@ -303,7 +284,7 @@ func (s *Session) forgetLocked() {
 // detachLocked makes s a session that is not in the store, keeping the
 // request's pending changes for a new one.
 func (s *Session) detachLocked() {
-	s.rec, s.recValues, s.id, s.key = nil, nil, "", ""
+	s.rec, s.id, s.key = nil, "", ""
 	s.renewal = renewal{}
 	s.resendCookie = false
 }

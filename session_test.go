@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -785,7 +786,7 @@ func TestUserAgentIsKeptAsValidUTF8(t *testing.T) {
 // failingRenewStore refuses every renewal with a transient error.
 type failingRenewStore struct{ *recordingStore }
 
-func (s failingRenewStore) Renew(context.Context, string, string, Delta, *Tombstone, time.Time) error {
+func (s failingRenewStore) Renew(context.Context, string, string, Delta, *Tombstone) error {
 	return errStoreDown
 }
 
@@ -901,4 +902,18 @@ func TestTimeoutReportedAsExpiryWithDefaultStore(t *testing.T) {
 	assert.Zero(t, m.Store().(*MemoryStore).Len(), "the expired record is deleted")
 	clock.Advance(-time.Hour) // the clock steps back, as after an NTP correction
 	assert.Empty(t, h.body("/get?k=k", cookie), "an expired session stays dead")
+}
+
+// TestUserAgentIsShared: sessions of clients with the same User-Agent keep
+// one copy of it, not each its own request's header.
+func TestUserAgentIsShared(t *testing.T) {
+	h := newHarness(t)
+	ua := func(r *http.Request) { r.Header.Set("User-Agent", strings.Repeat("agent ", 8)) }
+	first, second := h.newSession(ua), h.newSession(ua)
+	a, err := h.mem.Load(context.Background(), storeKey(first))
+	require.NoError(t, err)
+	b, err := h.mem.Load(context.Background(), storeKey(second))
+	require.NoError(t, err)
+	require.Equal(t, a.UserAgent, b.UserAgent)
+	assert.Same(t, unsafe.StringData(a.UserAgent), unsafe.StringData(b.UserAgent))
 }

@@ -24,12 +24,13 @@ var (
 // SHA-256 of the session ID, never under the ID itself.
 //
 // A Record returned by Load may be shared with other readers: callers must not
-// modify it or its Values, and a store must not modify a Record after it has
-// returned it (the memory store replaces records instead of editing them).
+// modify it, and a store must not modify a Record after it has returned it
+// (the memory store replaces records instead of editing them). Its Values
+// cannot be modified.
 type Record struct {
-	// Values maps each key to its value as encoded by the manager's Codec.
-	// Stores treat values as opaque bytes.
-	Values map[string][]byte
+	// Values holds each key with its value as encoded by the manager's
+	// Codec. Stores treat values as opaque bytes.
+	Values Values
 	// User is the logged-in user, "" for an anonymous session. It is valid
 	// UTF-8 without NUL bytes (Login refuses others), so stores may keep it
 	// as text.
@@ -73,6 +74,11 @@ type Tombstone struct {
 	// GraceUntil is the end of the grace period during which the old ID
 	// still leads to the new session.
 	GraceUntil time.Time
+	// Expires is when the tombstone itself may go: both deadlines of the
+	// record that holds it. It is at or after GraceUntil, and later still
+	// so that a use of the old ID after the grace is recognised as stale (a
+	// hijack signal), not just unknown.
+	Expires time.Time
 }
 
 // Delta is a change to one record: only the keys that changed, so that two
@@ -105,7 +111,7 @@ func (d *Delta) IsZero() bool {
 // hold whole records can use it to implement Update and Renew.
 func (d *Delta) Apply(r *Record) *Record {
 	out := *r
-	out.Values = d.applyValues(r.Values)
+	out.Values = r.Values.with(d)
 	if d.User != nil {
 		out.User = *d.User
 	}
@@ -119,26 +125,6 @@ func (d *Delta) Apply(r *Record) *Record {
 		out.IssuedAt = d.IssuedAt
 	}
 	return &out
-}
-
-// applyValues returns the values after d, sharing old when d changes none.
-func (d *Delta) applyValues(old map[string][]byte) map[string][]byte {
-	if !d.Clear && len(d.Delete) == 0 && len(d.Set) == 0 {
-		return old
-	}
-	values := make(map[string][]byte, len(old)+len(d.Set))
-	if !d.Clear {
-		for k, v := range old {
-			values[k] = v
-		}
-	}
-	for _, k := range d.Delete {
-		delete(values, k)
-	}
-	for k, v := range d.Set {
-		values[k] = v
-	}
-	return values
 }
 
 // Store keeps session records under keys (the SHA-256 of session IDs). Every
@@ -162,7 +148,8 @@ type Store interface {
 	Load(ctx context.Context, key string) (*Record, error)
 	// Create stores rec at key, or fails with ErrExists if key holds a
 	// record (a collision never merges two sessions); an expired one may be
-	// replaced instead.
+	// replaced instead. The store may keep rec itself: the caller does not
+	// change it afterwards.
 	Create(ctx context.Context, key string, rec *Record) error
 	// Update applies d to the record at key atomically, or fails with
 	// ErrNotFound if there is none, or only a tombstone or an expired
@@ -177,10 +164,10 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// Renew atomically moves the record at oldKey to newKey, applying d on
 	// the way. At oldKey it leaves nothing when tomb is nil, otherwise a
-	// record holding only tomb, whose deadlines are both tombExpires. It
+	// record holding only tomb, whose deadlines are both tomb.Expires. It
 	// fails with ErrNotFound if oldKey holds no live record (none, an
 	// expired one or a tombstone) and with ErrExists if newKey holds one.
-	Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error
+	Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone) error
 }
 
 // UserIndex is an optional Store capability: finding and ending all sessions

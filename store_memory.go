@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,25 +13,13 @@ import (
 // so that requests of different sessions rarely wait for one another.
 const memShards = 32
 
-// sweepBatch bounds how many expired records one sweep removes under one
-// shard lock, so that requests never wait behind a long eviction.
-const sweepBatch = 256
-
 // MemoryStore is the default Store: records in process memory, removed by a
-// sweeper once they expire, with a user index. Sweeping costs in proportion
-// to what expires: each shard keeps its records in a heap ordered by expiry,
-// and the sweeper pops only the expired ones. Until the sweeper removes a
-// session record that expired, Load still returns it, with its past
-// deadlines, so that the manager reports it as expired (see
+// sweeper once they expire, with a user index. It keeps the Records it is
+// given as they are, and returns them as they are: a Record is never
+// modified once stored, and an Update stores a new one (Delta.Apply). Until
+// the sweeper removes a session record that expired, Load still returns it,
+// with its past deadlines, so that the manager reports it as expired (see
 // WithSweepInterval).
-//
-// Records are kept in a compact form (under 300 bytes of heap for a session
-// of one small value, the value aside), not as the Records given to Create.
-// Load and UserSessions return Records built from it, with times in UTC. A
-// Record may be returned to several callers (the few built last are kept for
-// the next Loads of their keys), and its Values share memory with the store:
-// callers must not modify them, as the Store contract says. The store never
-// modifies a Record once it has returned it.
 //
 // Create one with NewMemoryStore; the zero value is not usable. A MemoryStore
 // is safe for concurrent use. Call Close to stop its sweeper.
@@ -58,62 +47,18 @@ type memShard struct {
 	// which a map keyed by strings does for every key it moves.
 	entries map[uint64]*memEntry
 	expiry  expiryHeap
-	// late holds the entries that eviction spared for a read (see
-	// spareLocked): their slots in expiry are later than their expiry, so
-	// the sweeper looks for them here.
-	late    []*memEntry
-	recent  [memRecentSlots]atomic.Pointer[builtRecord]
-	version uint64 // the last version given to a record of the shard
 }
 
-// memEntry is one record in a shard, held inline: one allocation per
-// session, and none for an update. It is read and written only under the
-// shard's lock, but for read, which Load sets atomically after taking a
-// copy of rec under the read lock. (An entry always holds the record of one
-// key, so a Load noting its read after the entry was removed changes
-// nothing that matters.)
+// memEntry is one key of a shard and its record. It is read and written
+// only under the shard's lock, but for read, which Load sets atomically.
 type memEntry struct {
 	key   string
-	rec   memRecord
+	rec   *Record   // never modified: replaced by each write
 	next  *memEntry // the next entry whose key has the same hash, or nil
 	index int       // position in the shard's expiry heap
-	late  int       // 1 + position in the shard's late list; 0 if not there
 	// read is when a Load last found the record live, in Unix nanoseconds,
 	// noted at most once per readGrain; 0 if never.
 	read atomic.Int64
-}
-
-// readGrain is how far a Load must be from the last one noted to be noted
-// in memEntry.read: a session read many times a second costs one write of
-// the field a second, not one per Load.
-const readGrain = int64(time.Second)
-
-// noteRead notes a Load at now that found e's record live.
-func (e *memEntry) noteRead(now int64) {
-	if now-e.read.Load() > readGrain {
-		e.read.Store(now)
-	}
-}
-
-// markLate adds e to the shard's late list, if it is not there.
-func (sh *memShard) markLate(e *memEntry) {
-	if e.late == 0 {
-		sh.late = append(sh.late, e)
-		e.late = len(sh.late)
-	}
-}
-
-// dropLate takes e out of the shard's late list, if it is there.
-func (sh *memShard) dropLate(e *memEntry) {
-	if e.late == 0 {
-		return
-	}
-	last := len(sh.late) - 1
-	moved := sh.late[last]
-	sh.late[e.late-1], moved.late = moved, e.late
-	sh.late[last] = nil
-	sh.late = sh.late[:last]
-	e.late = 0
 }
 
 // get returns the entry of key, whose hash is h, or nil.
@@ -150,13 +95,6 @@ func (sh *memShard) drop(h uint64, e *memEntry) {
 	}
 }
 
-// setLocked makes r the record of e, with a new version.
-func (sh *memShard) setLocked(e *memEntry, r memRecord) {
-	sh.version++
-	r.version = sh.version
-	e.rec = r
-}
-
 // MemoryOption configures a MemoryStore.
 type MemoryOption func(*MemoryStore)
 
@@ -172,11 +110,10 @@ type MemoryOption func(*MemoryStore)
 // if sooner; a tombstone comes at its expiry. Sessions idle the longest, or
 // nearest their absolute deadline, thus go first, and sessions in use, read
 // or written, last. A record found expired when its turn comes goes at
-// once; one that expired after a Load had moved it back keeps its place
-// until the sweeper removes it. A Load changes no deadline: a session that
-// is only read still expires at its IdleDeadline. One eviction moves back
-// at most 256 records for their reads; should more crowd the front, it
-// evicts the one it reached.
+// once. A Load changes no deadline: a session that is only read still
+// expires at its IdleDeadline (see WithSweepInterval for when it is
+// removed). One eviction moves back at most 256 records for their reads;
+// should more crowd the front, it evicts the one it reached.
 func WithMaxSessions(n int) MemoryOption {
 	return func(s *MemoryStore) { s.max = n }
 }
@@ -186,8 +123,11 @@ func WithMaxSessions(n int) MemoryOption {
 // session record, with its past deadlines, for the manager to report and
 // delete; Update and Renew refuse it with ErrNotFound, UserSessions does not
 // list it, and Create may take its key. (Load never returns an expired
-// tombstone.) An interval of 0 or less turns the background sweeper off;
-// Sweep can then be called directly.
+// tombstone.) A record that eviction moved back for a read (see
+// WithMaxSessions) is removed by the first sweep after the moment it would
+// have expired had that read been a write; with the Manager, at most a touch
+// interval after its deadline. An interval of 0 or less turns the
+// background sweeper off; Sweep can then be called directly.
 func WithSweepInterval(d time.Duration) MemoryOption {
 	return func(s *MemoryStore) { s.sweepInterval = d }
 }
@@ -238,58 +178,6 @@ func (s *MemoryStore) Close() error {
 // Len returns the number of records held, tombstones included.
 func (s *MemoryStore) Len() int { return int(s.count.Load()) }
 
-func (s *MemoryStore) sweepEvery(interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.Sweep()
-		}
-	}
-}
-
-// Sweep removes every record that has expired and returns how many. Its
-// cost is proportional to what expires (and to the records eviction spared
-// for a read, see WithMaxSessions), and it never holds a lock for more than
-// a small batch of removals.
-func (s *MemoryStore) Sweep() int {
-	now := s.now()
-	n := 0
-	for i := range s.shards {
-		for {
-			removed, more := s.sweepShard(&s.shards[i], now)
-			n += removed
-			if !more {
-				break
-			}
-		}
-	}
-	return n
-}
-
-// sweepShard removes up to sweepBatch expired records of sh, from its heap
-// and then from its late list, and reports whether more may remain.
-func (s *MemoryStore) sweepShard(sh *memShard, now int64) (int, bool) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	n := 0
-	for ; n < sweepBatch && len(sh.expiry) > 0 && sh.expiry[0].expires <= now; n++ {
-		s.removeLocked(sh, sh.expiry[0].e)
-	}
-	// Backwards, since removing an entry moves the last one to its place.
-	for i := len(sh.late) - 1; i >= 0 && n < sweepBatch; i-- {
-		if e := sh.late[i]; e.rec.expires() <= now {
-			s.removeLocked(sh, e)
-			n++
-		}
-	}
-	return n, n == sweepBatch
-}
-
 // now returns the store's clock in Unix nanoseconds.
 func (s *MemoryStore) now() int64 { return nanos(s.clock()) }
 
@@ -312,47 +200,32 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	loc := s.locate(s.hash(key))
-	loc.shard.mu.RLock()
-	var rec memRecord
-	e := loc.shard.get(loc.hash, key)
+	h := s.hash(key)
+	sh := s.shard(h)
+	sh.mu.RLock()
+	var rec *Record
+	e := sh.get(h, key)
 	if e != nil {
 		rec = e.rec
 	}
-	loc.shard.mu.RUnlock()
+	sh.mu.RUnlock()
 	if e == nil {
 		return nil, ErrNotFound
 	}
-	if now := s.now(); rec.expires() > now {
+	if now := s.now(); expiresAt(rec) > now {
 		e.noteRead(now)
-	} else if rec.tomb != nil {
+	} else if rec.Tombstone != nil {
 		return nil, ErrNotFound
 	}
-	return loc.record(&rec), nil
+	return rec, nil
 }
 
 // Create stores rec at key, or fails with ErrExists if key holds a live
-// record or a tombstone.
+// record or a tombstone. The store keeps rec itself.
 func (s *MemoryStore) Create(ctx context.Context, key string, rec *Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.insertNew(key, newMemRecord(rec))
-}
-
-// createCompact is Create for a record whose Values are nil and whose
-// values are given already encoded (see applyValues): the manager creates
-// sessions so, without building a map that the store would only encode.
-// The store keeps values, which must not be modified afterwards.
-func (s *MemoryStore) createCompact(ctx context.Context, key string, rec *Record, values []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.insertNew(key, newMemRecordValues(rec, values))
-}
-
-// insertNew stores r at key, or fails with ErrExists.
-func (s *MemoryStore) insertNew(key string, r memRecord) error {
 	h := s.hash(key)
 	sh := s.shard(h)
 	sh.mu.Lock()
@@ -360,7 +233,7 @@ func (s *MemoryStore) insertNew(key string, r memRecord) error {
 		sh.mu.Unlock()
 		return ErrExists
 	}
-	s.insertLocked(sh, h, key, r)
+	s.insertLocked(sh, h, key, rec)
 	sh.mu.Unlock()
 	s.trim(key)
 	return nil
@@ -374,7 +247,7 @@ func (s *MemoryStore) claimLocked(sh *memShard, h uint64, key string) bool {
 	if e == nil {
 		return true
 	}
-	if e.rec.expires() > s.now() {
+	if expiresAt(e.rec) > s.now() {
 		return false
 	}
 	s.removeLocked(sh, e)
@@ -396,14 +269,13 @@ func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 		return ErrNotFound
 	}
 	old := e.rec
-	sh.setLocked(e, old.apply(&d))
-	if e.rec.user != old.user {
-		s.unindex(old.user, key)
-		s.index(e.rec.user, key)
+	e.rec = d.Apply(old)
+	if e.rec.User != old.User {
+		s.unindex(old.User, key)
+		s.index(e.rec.User, key)
 	}
 	// A write ends any reprieve eviction gave the record for a read.
-	sh.dropLate(e)
-	if exp := e.rec.expires(); exp != sh.expiry[e.index].expires {
+	if exp := expiresAt(e.rec); exp != sh.expiry[e.index].expires {
 		sh.expiry[e.index].expires = exp
 		sh.expiry.fix(e.index)
 	}
@@ -436,9 +308,9 @@ func (s *MemoryStore) deleteChain(key string) int {
 		e := sh.get(h, key)
 		key = ""
 		if e != nil {
-			if t := e.rec.tomb; t != nil {
+			if t := e.rec.Tombstone; t != nil {
 				key = t.Next
-			} else if e.rec.expires() > s.now() {
+			} else if expiresAt(e.rec) > s.now() {
 				live++
 			}
 			s.removeLocked(sh, e)
@@ -450,18 +322,18 @@ func (s *MemoryStore) deleteChain(key string) int {
 
 // Renew moves the live record at oldKey to newKey, applying d, and leaves
 // tomb (or nothing) at oldKey.
-func (s *MemoryStore) Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error {
+func (s *MemoryStore) Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.renewLocked(oldKey, newKey, d, tomb, tombExpires); err != nil {
+	if err := s.renew(oldKey, newKey, d, tomb); err != nil {
 		return err
 	}
 	s.trim(newKey)
 	return nil
 }
 
-func (s *MemoryStore) renewLocked(oldKey, newKey string, d Delta, tomb *Tombstone, tombExpires time.Time) error {
+func (s *MemoryStore) renew(oldKey, newKey string, d Delta, tomb *Tombstone) error {
 	oldH, newH := s.hash(oldKey), s.hash(newKey)
 	oldSh, newSh := s.shard(oldH), s.shard(newH)
 	unlock := s.lockPair(shardIndex(oldH), shardIndex(newH))
@@ -473,11 +345,11 @@ func (s *MemoryStore) renewLocked(oldKey, newKey string, d Delta, tomb *Tombston
 	if !s.claimLocked(newSh, newH, newKey) {
 		return ErrExists
 	}
-	rec := old.rec.apply(&d)
+	rec := d.Apply(old.rec)
 	s.removeLocked(oldSh, old)
 	s.insertLocked(newSh, newH, newKey, rec)
 	if tomb != nil {
-		s.insertLocked(oldSh, oldH, oldKey, newMemTombstone(tomb, tombExpires))
+		s.insertLocked(oldSh, oldH, oldKey, &Record{Tombstone: tomb, IdleDeadline: tomb.Expires, AbsoluteDeadline: tomb.Expires})
 	}
 	return nil
 }
@@ -493,14 +365,13 @@ func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]KeyedRec
 		h := s.hash(key)
 		sh := s.shard(h)
 		sh.mu.RLock()
-		var rec memRecord
-		e := sh.get(h, key)
-		if e != nil {
+		var rec *Record
+		if e := sh.get(h, key); e != nil {
 			rec = e.rec
 		}
 		sh.mu.RUnlock()
-		if e != nil && rec.expires() > now && rec.tomb == nil && rec.user == user {
-			out = append(out, KeyedRecord{Key: key, Record: &rec.build().Record})
+		if rec != nil && expiresAt(rec) > now && rec.Tombstone == nil && rec.User == user {
+			out = append(out, KeyedRecord{Key: key, Record: rec})
 		}
 	}
 	return out, nil
@@ -554,29 +425,25 @@ func (s *MemoryStore) lockPair(i, j int) func() {
 // the manager reports it as expired.
 func (s *MemoryStore) liveLocked(sh *memShard, h uint64, key string) *memEntry {
 	e := sh.get(h, key)
-	if e == nil || e.rec.tomb != nil || e.rec.expires() <= s.now() {
+	if e == nil || e.rec.Tombstone != nil || expiresAt(e.rec) <= s.now() {
 		return nil
 	}
 	return e
 }
 
-func (s *MemoryStore) insertLocked(sh *memShard, h uint64, key string, rec memRecord) {
-	e := &memEntry{key: key}
-	sh.setLocked(e, rec)
+func (s *MemoryStore) insertLocked(sh *memShard, h uint64, key string, rec *Record) {
+	e := &memEntry{key: key, rec: rec}
 	sh.put(h, e)
 	sh.expiry.push(e)
 	s.count.Add(1)
-	s.index(e.rec.user, key)
+	s.index(rec.User, key)
 }
 
 func (s *MemoryStore) removeLocked(sh *memShard, e *memEntry) {
-	h := s.hash(e.key)
-	sh.drop(h, e)
+	sh.drop(s.hash(e.key), e)
 	sh.expiry.remove(e.index)
-	sh.dropLate(e)
 	s.count.Add(-1)
-	s.unindex(e.rec.user, e.key)
-	s.forget(h)
+	s.unindex(e.rec.User, e.key)
 }
 
 func (s *MemoryStore) index(user, key string) {
@@ -605,82 +472,26 @@ func (s *MemoryStore) unindex(user, key string) {
 	}
 }
 
-// trim evicts records while the store holds more than WithMaxSessions,
-// sparing keep, the record just written, in the order WithMaxSessions
-// describes. The first record of the whole store in that order is the first
-// of the shards' heap tops, once the tops read since their last write are
-// moved to their place (see spareLocked), so finding it looks at a few
-// entries per shard, not at every record.
-func (s *MemoryStore) trim(keep string) {
-	if s.max <= 0 {
-		return
-	}
-	for int(s.count.Load()) > s.max {
-		if !s.evictFirst(keep) {
-			return
-		}
-	}
-}
+// expiresAt returns rec.ExpiresAt() in Unix nanoseconds (see nanos).
+func expiresAt(rec *Record) int64 { return nanos(rec.ExpiresAt()) }
 
-// maxSpares bounds how many records one eviction spares for their reads.
-const maxSpares = 256
+// The range of seconds whose times have Unix nanoseconds in an int64, with
+// a second of margin at each end.
+const (
+	minNanosSec = math.MinInt64/int64(time.Second) + 1
+	maxNanosSec = math.MaxInt64/int64(time.Second) - 1
+)
 
-// evictFirst evicts the first record in eviction order other than keep, and
-// reports whether there was one.
-func (s *MemoryStore) evictFirst(keep string) bool {
-	for spares := maxSpares; ; {
-		sh := s.earliestShard(keep)
-		if sh == nil {
-			return false
-		}
-		sh.mu.Lock()
-		slot, spared := sh.expiry.earliestExcept(keep), false
-		for slot != nil && spares > 0 && s.spareLocked(sh, slot) {
-			slot, spared, spares = sh.expiry.earliestExcept(keep), true, spares-1
-		}
-		if spared && spares > 0 {
-			// The shard's new top may no longer be the store's first.
-			sh.mu.Unlock()
-			continue
-		}
-		if slot != nil {
-			s.removeLocked(sh, slot.e)
-		}
-		sh.mu.Unlock()
-		return true
+// nanos returns t as Unix nanoseconds, for the expiry heap's integer keys.
+// The zero time, and the few times Unix nanoseconds cannot hold (before the
+// year 1678 or after 2262), are clamped to the nearest that they can: a
+// deadline after 2262 is kept as one in 2262.
+func nanos(t time.Time) int64 {
+	switch sec := t.Unix(); {
+	case sec < minNanosSec:
+		return math.MinInt64
+	case sec > maxNanosSec:
+		return math.MaxInt64
 	}
-}
-
-// earliestShard returns the shard whose heap top, keep aside, comes first,
-// or nil if the store holds nothing but keep.
-func (s *MemoryStore) earliestShard(keep string) *memShard {
-	var first *memShard
-	var earliest int64
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.RLock()
-		if slot := sh.expiry.earliestExcept(keep); slot != nil && (first == nil || slot.expires < earliest) {
-			first, earliest = sh, slot.expires
-		}
-		sh.mu.RUnlock()
-	}
-	return first
-}
-
-// spareLocked moves the entry of slot, in sh's heap, back to its place in
-// eviction order if a Load found it live since its last write: to when it
-// would expire had that read pushed its idle deadline forward (see
-// memRecord.expiresAfterRead). It reports whether it moved it. An expired
-// record is never moved. The record's deadlines do not change: the sweeper
-// finds it in the late list once it expires.
-func (s *MemoryStore) spareLocked(sh *memShard, slot *expirySlot) bool {
-	e := slot.e
-	later := e.rec.expiresAfterRead(e.read.Load())
-	if later <= slot.expires || e.rec.expires() <= s.now() {
-		return false
-	}
-	slot.expires = later
-	sh.expiry.fix(e.index)
-	sh.markLate(e)
-	return true
+	return t.UnixNano()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -129,7 +130,7 @@ func (l *jsonbLayout) Create(ctx context.Context, key string, rec *session.Recor
 	_, err := l.pool.Exec(ctx, `INSERT INTO `+l.table+` (key, user_name, created_at, last_seen, issued_at,
 	idle_deadline, absolute_deadline, client_ip, user_agent, vals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		[]byte(key), nullText(rec.User), nullTime(rec.CreatedAt), nullTime(rec.LastSeen), nullTime(rec.IssuedAt),
-		rec.IdleDeadline, rec.AbsoluteDeadline, addrText(rec.ClientIP), []byte(rec.UserAgent), encodeJSONValues(rec.Values))
+		rec.IdleDeadline, rec.AbsoluteDeadline, addrText(rec.ClientIP), []byte(rec.UserAgent), encodeJSONValues(maps.Collect(rec.Values.All())))
 	return err
 }
 
@@ -147,15 +148,17 @@ func (l *jsonbLayout) Load(ctx context.Context, key string) (*session.Record, er
 	if err != nil {
 		return nil, err
 	}
+	values := make(map[string][]byte, len(vals))
 	for name, v := range vals {
 		n, err := base64.RawStdEncoding.DecodeString(name)
 		if err != nil {
 			return nil, err
 		}
-		if rec.Values[string(n)], err = base64.RawStdEncoding.DecodeString(v); err != nil {
+		if values[string(n)], err = base64.RawStdEncoding.DecodeString(v); err != nil {
 			return nil, err
 		}
 	}
+	rec.Values = session.ValuesOf(values)
 	return rec, nil
 }
 

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"time"
 
@@ -48,22 +49,24 @@ func (r *recordRow) record() (*session.Record, error) {
 		rec.ClientIP = addr
 	}
 	if r.tombstone {
-		rec.Tombstone = &session.Tombstone{Successor: r.successor, Next: string(r.next), GraceUntil: r.graceUntil.Time}
+		rec.Tombstone = &session.Tombstone{Successor: r.successor, Next: string(r.next), GraceUntil: r.graceUntil.Time,
+			Expires: rec.ExpiresAt()}
 		return rec, nil
 	}
 	if len(r.names) != len(r.vals) {
 		return nil, fmt.Errorf("pgstore: %d value names for %d values", len(r.names), len(r.vals))
 	}
-	rec.Values = make(map[string][]byte, len(r.names))
+	values := make(map[string][]byte, len(r.names))
 	for i, name := range r.names {
-		rec.Values[string(name)] = r.vals[i]
+		values[string(name)] = r.vals[i]
 	}
+	rec.Values = session.ValuesOf(values)
 	return rec, nil
 }
 
 // createArgs are the parameters of the create query.
 func createArgs(key string, rec *session.Record) []any {
-	names, vals := valueArrays(rec.Values)
+	names, vals := valueArrays(maps.Collect(rec.Values.All()))
 	var successor, next []byte
 	var grace time.Time
 	if t := rec.Tombstone; t != nil {

@@ -15,13 +15,13 @@ import (
 const uniqueViolation = "23505"
 
 // Renew atomically moves the live record at oldKey to newKey, applying d,
-// and leaves at oldKey a tombstone holding tomb (expiring at tombExpires),
+// and leaves at oldKey a tombstone holding tomb (expiring at tomb.Expires),
 // or nothing when tomb is nil. It fails with session.ErrNotFound if oldKey
 // holds no live record, and with session.ErrExists if newKey holds a live
 // record or a tombstone; either way no live record changes. The record keeps
 // its row and values: only its key changes. One round trip: a batch of
 // three statements in one transaction.
-func (s *Store) Renew(ctx context.Context, oldKey, newKey string, d session.Delta, tomb *session.Tombstone, tombExpires time.Time) error {
+func (s *Store) Renew(ctx context.Context, oldKey, newKey string, d session.Delta, tomb *session.Tombstone) error {
 	var oldLive bool
 	b := &pgx.Batch{}
 	// The lock holds the old row from here to the commit, so what the first
@@ -34,7 +34,7 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, d session.Delt
 	})
 	b.Queue(s.q.deleteExpiredAt, []byte(newKey))
 	var moved int64
-	b.Queue(s.q.renew, renewArgs(oldKey, newKey, &d, tomb, tombExpires)...).QueryRow(scanInto(&moved))
+	b.Queue(s.q.renew, renewArgs(oldKey, newKey, &d, tomb)...).QueryRow(scanInto(&moved))
 	err := s.pool.SendBatch(ctx, b).Close()
 	var pgErr *pgconn.PgError
 	switch {
@@ -54,12 +54,12 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, d session.Delt
 
 // renewArgs are the parameters of the renew query: the delta's, then the
 // new key and the tombstone.
-func renewArgs(oldKey, newKey string, d *session.Delta, tomb *session.Tombstone, tombExpires time.Time) []any {
+func renewArgs(oldKey, newKey string, d *session.Delta, tomb *session.Tombstone) []any {
 	args := append(deltaArgs(oldKey, d), valueArgs(d)...)
 	var successor, next []byte
-	var grace time.Time
+	var grace, expires time.Time
 	if tomb != nil {
-		successor, next, grace = tomb.Successor, bytesOf(tomb.Next), tomb.GraceUntil
+		successor, next, grace, expires = tomb.Successor, bytesOf(tomb.Next), tomb.GraceUntil, tomb.Expires
 	}
-	return append(args, []byte(newKey), tomb != nil, nullTime(tombExpires), successor, next, nullTime(grace))
+	return append(args, []byte(newKey), tomb != nil, nullTime(expires), successor, next, nullTime(grace))
 }

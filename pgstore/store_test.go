@@ -106,12 +106,13 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	s := newTestStore(t, pool)
 	ctx := context.Background()
 	require.NoError(t, s.Migrate(ctx), "a second run changes nothing")
-	require.NoError(t, s.Create(ctx, "k", &session.Record{Values: map[string][]byte{"a": []byte("1")},
+	require.NoError(t, s.Create(ctx, "k", &session.Record{Values: session.ValuesOf(map[string][]byte{"a": []byte("1")}),
 		IdleDeadline: farFuture, AbsoluteDeadline: farFuture}))
 	require.NoError(t, s.Migrate(ctx), "nor a run on a table in use")
 	rec, err := s.Load(ctx, "k")
 	require.NoError(t, err)
-	require.Equal(t, []byte("1"), rec.Values["a"])
+	a, _ := rec.Values.Get("a")
+	require.Equal(t, []byte("1"), a)
 }
 
 func TestMigrateConcurrently(t *testing.T) {

@@ -45,8 +45,12 @@ func newKey(t testing.TB) string {
 // liveRecord returns a record that lives for half an hour.
 func liveRecord(user string, kv ...string) *session.Record {
 	now := time.Now()
-	rec := &session.Record{
-		Values:    map[string][]byte{},
+	values := map[string][]byte{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		values[kv[i]] = []byte(kv[i+1])
+	}
+	return &session.Record{
+		Values:    session.ValuesOf(values),
 		User:      user,
 		CreatedAt: now, LastSeen: now, IssuedAt: now,
 		IdleDeadline:     now.Add(30 * time.Minute),
@@ -54,8 +58,4 @@ func liveRecord(user string, kv ...string) *session.Record {
 		ClientIP:         netip.MustParseAddr("2001:db8::1"),
 		UserAgent:        "redisstore-test",
 	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		rec.Values[kv[i]] = []byte(kv[i+1])
-	}
-	return rec
 }

@@ -58,7 +58,7 @@ func TestOutage(t *testing.T) {
 		{"Create", func(ctx context.Context) error { return s.Create(ctx, newKey(t), liveRecord("")) }},
 		{"Update", func(ctx context.Context) error { return s.Update(ctx, k, session.Delta{LastSeen: time.Now()}) }},
 		{"Renew", func(ctx context.Context) error {
-			return s.Renew(ctx, k, newKey(t), session.Delta{}, nil, time.Time{})
+			return s.Renew(ctx, k, newKey(t), session.Delta{}, nil)
 		}},
 		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, k) }},
 		{"UserSessions", func(ctx context.Context) error { _, err := s.UserSessions(ctx, user); return err }},

@@ -62,8 +62,8 @@ func newVersion() string { return strconv.FormatUint(rand.Uint64()>>2, 10) }
 
 // encodeRecord returns rec as field/value pairs for HSET, with version.
 func encodeRecord(rec *session.Record, version string) []any {
-	pairs := make([]any, 0, 2*(len(rec.Values)+12))
-	for name, v := range rec.Values {
+	pairs := make([]any, 0, 2*(rec.Values.Len()+12))
+	for name, v := range rec.Values.All() {
 		pairs = append(pairs, valuePrefix+name, v)
 	}
 	add := func(field, value string) {
@@ -102,9 +102,9 @@ func tombstoneFields(t *session.Tombstone) []any {
 }
 
 // tombstoneRecord returns the fields of the record Renew leaves at an old
-// key: only the tombstone, with both deadlines at expires.
-func tombstoneRecord(t *session.Tombstone, expires time.Time) []any {
-	e := micros(expires)
+// key: only the tombstone, with both deadlines at t.Expires.
+func tombstoneRecord(t *session.Tombstone) []any {
+	e := micros(t.Expires)
 	return append(tombstoneFields(t), fieldIdle, e, fieldAbsolute, e)
 }
 
@@ -138,15 +138,17 @@ func decodeRecord(h map[string]string) (*session.Record, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
+		t.Expires = rec.ExpiresAt()
 		rec.Tombstone = t
 		return rec, h[fieldVersion], nil
 	}
-	rec.Values = make(map[string][]byte, len(h))
+	values := make(map[string][]byte, len(h))
 	for f, v := range h {
 		if name, ok := strings.CutPrefix(f, valuePrefix); ok {
-			rec.Values[name] = []byte(v)
+			values[name] = []byte(v)
 		}
 	}
+	rec.Values = session.ValuesOf(values)
 	return rec, h[fieldVersion], nil
 }
 

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func hashOf(pairs []any) map[string]string {
 func TestRecordEncoding(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.FixedZone("X", 3600))
 	full := &session.Record{
-		Values:    map[string][]byte{"a": []byte("1"), "": []byte("empty name"), "mc": {0, 0xff}},
+		Values:    session.ValuesOf(map[string][]byte{"a": []byte("1"), "": []byte("empty name"), "mc": {0, 0xff}}),
 		User:      "alice",
 		CreatedAt: at, LastSeen: at.Add(time.Second), IssuedAt: at.Add(2 * time.Second),
 		IdleDeadline: at.Add(time.Hour), AbsoluteDeadline: at.Add(12 * time.Hour),
@@ -34,8 +35,8 @@ func TestRecordEncoding(t *testing.T) {
 		rec  *session.Record
 	}{
 		{"full", full},
-		{"anonymous, no address, no values", &session.Record{Values: map[string][]byte{}, CreatedAt: at, IdleDeadline: at, AbsoluteDeadline: at}},
-		{"zero times", &session.Record{Values: map[string][]byte{}}},
+		{"anonymous, no address, no values", &session.Record{Values: session.ValuesOf(map[string][]byte{}), CreatedAt: at, IdleDeadline: at, AbsoluteDeadline: at}},
+		{"zero times", &session.Record{Values: session.ValuesOf(map[string][]byte{})}},
 		{"tombstone", &session.Record{Tombstone: &session.Tombstone{Next: "next", Successor: []byte{0, 1}, GraceUntil: at}, IdleDeadline: at, AbsoluteDeadline: at}},
 		{"tombstone without grace", &session.Record{Tombstone: &session.Tombstone{Next: "next"}, IdleDeadline: at, AbsoluteDeadline: at}},
 		{"tombstone with an empty successor", &session.Record{Tombstone: &session.Tombstone{Next: "", Successor: []byte{}}}},
@@ -45,7 +46,7 @@ func TestRecordEncoding(t *testing.T) {
 			got, version, err := decodeRecord(hashOf(encodeRecord(tc.rec, "42")))
 			require.NoError(t, err)
 			require.Equal(t, "42", version)
-			require.Equal(t, tc.rec.Values, got.Values)
+			require.Equal(t, maps.Collect(tc.rec.Values.All()), maps.Collect(got.Values.All()))
 			require.Equal(t, tc.rec.User, got.User)
 			require.Equal(t, tc.rec.ClientIP, got.ClientIP)
 			require.Equal(t, tc.rec.UserAgent, got.UserAgent)
@@ -63,6 +64,7 @@ func TestRecordEncoding(t *testing.T) {
 			require.Equal(t, tc.rec.Tombstone.Next, got.Tombstone.Next)
 			require.Equal(t, tc.rec.Tombstone.Successor, got.Tombstone.Successor, "nil stays nil, empty stays empty")
 			require.True(t, tc.rec.Tombstone.GraceUntil.Truncate(time.Microsecond).Equal(got.Tombstone.GraceUntil))
+			require.True(t, got.Tombstone.Expires.Equal(got.ExpiresAt()), "a tombstone expires with its record")
 		})
 	}
 }

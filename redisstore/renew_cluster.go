@@ -64,9 +64,9 @@ var errBusy = errors.New("redisstore: renewing: the session changed under every 
 // runs even when the caller's context has ended.
 const cleanupTimeout = time.Second
 
-func (s *Store) renewAcrossSlots(ctx context.Context, oldKey, newKey string, d *session.Delta, tomb *session.Tombstone, tombExpires time.Time) error {
+func (s *Store) renewAcrossSlots(ctx context.Context, oldKey, newKey string, d *session.Delta, tomb *session.Tombstone) error {
 	for attempt := 0; ; attempt++ {
-		done, err := s.renewAttempt(ctx, oldKey, newKey, d, tomb, tombExpires)
+		done, err := s.renewAttempt(ctx, oldKey, newKey, d, tomb)
 		if done {
 			return err
 		}
@@ -95,7 +95,7 @@ func backOff(ctx context.Context, attempt int) error {
 
 // renewAttempt runs the protocol once; it reports false when it should be
 // run again.
-func (s *Store) renewAttempt(ctx context.Context, oldKey, newKey string, d *session.Delta, tomb *session.Tombstone, tombExpires time.Time) (bool, error) {
+func (s *Store) renewAttempt(ctx context.Context, oldKey, newKey string, d *session.Delta, tomb *session.Tombstone) (bool, error) {
 	old, version, err := s.load(ctx, oldKey)
 	if err != nil {
 		return true, err
@@ -112,7 +112,7 @@ func (s *Store) renewAttempt(ctx context.Context, oldKey, newKey string, d *sess
 	var tombFields []any
 	expires := ""
 	if tomb != nil {
-		tombFields, expires = tombstoneRecord(tomb, tombExpires), micros(tombExpires)
+		tombFields, expires = tombstoneRecord(tomb), micros(tomb.Expires)
 	}
 	args := append(s.header(s.clock(), oldKey, 2+len(tombFields)), version, expires)
 	n, err := swapScript.Run(ctx, s.client, []string{s.sessionKey(oldKey)}, append(args, tombFields...)...).Int64()

@@ -24,7 +24,7 @@ func warmUp(t *testing.T, s *Store) {
 	k, n, user := newKey(t), newKey(t), "warm-"+newKey(t)
 	require.NoError(t, s.Create(ctx, k, liveRecord(user)))
 	require.NoError(t, s.Update(ctx, k, session.Delta{User: &user}))
-	require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, &session.Tombstone{Next: n}, time.Now().Add(time.Minute)))
+	require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, &session.Tombstone{Next: n, Expires: time.Now().Add(time.Minute)}))
 	require.NoError(t, s.Delete(ctx, k))
 	_, err := s.UserSessions(ctx, user)
 	require.NoError(t, err)
@@ -37,10 +37,12 @@ func warmUp(t *testing.T, s *Store) {
 // TestRoundTrips counts what each store call sends to Redis.
 func TestRoundTrips(t *testing.T) {
 	ctx := context.Background()
-	tomb := func(next string) *session.Tombstone { return &session.Tombstone{Next: next, Successor: []byte{1}} }
+	tomb := func(next string) *session.Tombstone {
+		return &session.Tombstone{Next: next, Successor: []byte{1}, Expires: time.Now().Add(time.Minute)}
+	}
 	renewed := func(t *testing.T, s *Store, k string) {
 		n := newKey(t)
-		require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, tomb(n), time.Now().Add(time.Minute)))
+		require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, tomb(n)))
 	}
 	type op struct {
 		name  string
@@ -65,7 +67,7 @@ func TestRoundTrips(t *testing.T) {
 		}, [2]int{1, 2}},
 		{"Renew", nil, func(t *testing.T, s *Store, k, user string) error {
 			n := newKey(t)
-			return s.Renew(ctx, k, n, session.Delta{}, tomb(n), time.Now().Add(time.Minute))
+			return s.Renew(ctx, k, n, session.Delta{}, tomb(n))
 		}, [2]int{1, 3}},
 		{"Delete", nil, func(t *testing.T, s *Store, k, user string) error { return s.Delete(ctx, k) }, [2]int{1, 1}},
 		{"Delete after a renewal", renewed, func(t *testing.T, s *Store, k, user string) error { return s.Delete(ctx, k) }, [2]int{1, 2}},

@@ -100,7 +100,7 @@ func TestKeyLayout(t *testing.T) {
 	assert.Equal(t, (later.UnixMicro()+999)/1000, expireAt.Milliseconds())
 
 	n := newKey(t)
-	require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, &session.Tombstone{Next: n, Successor: []byte{1}}, time.Now().Add(time.Minute)))
+	require.NoError(t, s.Renew(ctx, k, n, session.Delta{}, &session.Tombstone{Next: n, Successor: []byte{1}, Expires: time.Now().Add(time.Minute)}))
 	h, err = c.HGetAll(ctx, s.prefix+"s:{"+k+"}").Result()
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"mt", "ms", "md", "ma"}, slices.Collect(maps.Keys(h)), "a tombstone holds only itself")

@@ -80,7 +80,6 @@ func now() time.Time { return time.Now().Truncate(time.Microsecond) }
 func record(user string, kv ...string) *session.Record {
 	n := now()
 	rec := &session.Record{
-		Values:           map[string][]byte{},
 		User:             user,
 		CreatedAt:        n,
 		LastSeen:         n,
@@ -90,9 +89,11 @@ func record(user string, kv ...string) *session.Record {
 		ClientIP:         netip.MustParseAddr("192.0.2.7"),
 		UserAgent:        "storetest/1.0",
 	}
+	values := map[string][]byte{}
 	for i := 0; i+1 < len(kv); i += 2 {
-		rec.Values[kv[i]] = []byte(kv[i+1])
+		values[kv[i]] = []byte(kv[i+1])
 	}
+	rec.Values = session.ValuesOf(values)
 	return rec
 }
 
@@ -135,18 +136,24 @@ func requireExpiredOrGone(t *testing.T, s session.Store, k string, msg string) {
 // values returns a record's values as strings, for comparisons.
 func values(rec *session.Record) map[string]string {
 	out := map[string]string{}
-	for k, v := range rec.Values {
+	for k, v := range rec.Values.All() {
 		out[k] = string(v)
 	}
 	return out
 }
 
+// get returns the value of k in rec, nil if none.
+func get(rec *session.Record, k string) []byte {
+	v, _ := rec.Values.Get(k)
+	return v
+}
+
 // requireSameRecord compares every field a store must keep.
 func requireSameRecord(t *testing.T, want, got *session.Record) {
 	t.Helper()
-	require.Equal(t, len(want.Values), len(got.Values), "values: %v", values(got))
-	for k, v := range want.Values {
-		require.True(t, bytes.Equal(v, got.Values[k]), "value of %q", k)
+	require.Equal(t, want.Values.Len(), got.Values.Len(), "values: %v", values(got))
+	for k, v := range want.Values.All() {
+		require.True(t, bytes.Equal(v, get(got, k)), "value of %q", k)
 	}
 	require.Equal(t, want.User, got.User)
 	for name, pair := range map[string][2]time.Time{
@@ -268,7 +275,7 @@ func testExpiry(t *testing.T, s session.Store) {
 		require.ErrorIs(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"a": []byte("2")}}), session.ErrNotFound,
 			"an expired record cannot be updated")
 		newKey := key(t)
-		require.ErrorIs(t, s.Renew(ctx, k, newKey, session.Delta{IdleDeadline: now().Add(time.Hour)}, nil, time.Time{}),
+		require.ErrorIs(t, s.Renew(ctx, k, newKey, session.Delta{IdleDeadline: now().Add(time.Hour)}, nil),
 			session.ErrNotFound, "an expired record cannot be renewed")
 		requireGone(t, s, newKey, "a refused renewal creates nothing")
 		requireExpiredOrGone(t, s, k, "a refused update or renewal does not revive a record")
@@ -301,8 +308,10 @@ func testNoResurrection(t *testing.T, s session.Store) {
 	})
 }
 
-func tombstone(next string, grace time.Duration) *session.Tombstone {
-	return &session.Tombstone{Successor: []byte{0, 1, 2, 0xff, '|'}, GraceUntil: now().Add(grace), Next: next}
+// tombstone returns a tombstone leading to next, with a grace period of
+// grace, that expires at expires.
+func tombstone(next string, grace time.Duration, expires time.Time) *session.Tombstone {
+	return &session.Tombstone{Successor: []byte{0, 1, 2, 0xff, '|'}, GraceUntil: now().Add(grace), Next: next, Expires: expires}
 }
 
 func testRenew(t *testing.T, s session.Store) {
@@ -314,9 +323,8 @@ func testRenew(t *testing.T, s session.Store) {
 		issued := now().Add(time.Second)
 		d := session.Delta{Set: map[string][]byte{"b": []byte("two")}, Delete: []string{"a"}, IssuedAt: issued,
 			LastSeen: issued, IdleDeadline: issued.Add(30 * time.Minute)}
-		tomb := tombstone(newKey, 5*time.Second)
-		tombExpires := now().Add(time.Minute)
-		require.NoError(t, s.Renew(ctx, oldKey, newKey, d, tomb, tombExpires))
+		tomb := tombstone(newKey, 5*time.Second, now().Add(time.Minute))
+		require.NoError(t, s.Renew(ctx, oldKey, newKey, d, tomb))
 
 		got := mustLoad(t, s, newKey)
 		require.Equal(t, map[string]string{"b": "two"}, values(got), "the delta is applied on the way")
@@ -330,27 +338,27 @@ func testRenew(t *testing.T, s session.Store) {
 		require.Equal(t, tomb.Successor, old.Tombstone.Successor)
 		require.Equal(t, newKey, old.Tombstone.Next)
 		require.True(t, old.Tombstone.GraceUntil.Equal(tomb.GraceUntil))
-		require.True(t, old.ExpiresAt().Equal(tombExpires))
-		require.Empty(t, old.Values, "a tombstone holds no values")
+		require.True(t, old.ExpiresAt().Equal(tomb.Expires), "a tombstone record expires with its Expires")
+		require.Zero(t, old.Values.Len(), "a tombstone holds no values")
 		require.Empty(t, old.User)
 
 		require.ErrorIs(t, s.Update(ctx, oldKey, session.Delta{Set: map[string][]byte{"x": []byte("y")}}), session.ErrNotFound,
 			"a tombstone cannot be updated")
-		require.ErrorIs(t, s.Renew(ctx, oldKey, key(t), session.Delta{}, nil, time.Time{}), session.ErrNotFound,
+		require.ErrorIs(t, s.Renew(ctx, oldKey, key(t), session.Delta{}, nil), session.ErrNotFound,
 			"a tombstone cannot be renewed")
-		require.Nil(t, mustLoad(t, s, oldKey).Values["x"])
+		require.Nil(t, get(mustLoad(t, s, oldKey), "x"))
 	})
 	t.Run("without tombstone", func(t *testing.T) {
 		oldKey, newKey := key(t), key(t)
 		mustCreate(t, s, oldKey, record("", "a", "1"))
-		require.NoError(t, s.Renew(ctx, oldKey, newKey, session.Delta{}, nil, time.Time{}))
+		require.NoError(t, s.Renew(ctx, oldKey, newKey, session.Delta{}, nil))
 		requireGone(t, s, oldKey, "nothing is left at the old key")
 		require.Equal(t, map[string]string{"a": "1"}, values(mustLoad(t, s, newKey)))
 	})
 	t.Run("tombstone past its expiry", func(t *testing.T) {
 		oldKey, newKey := key(t), key(t)
 		mustCreate(t, s, oldKey, record("", "a", "1"))
-		require.NoError(t, s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, 0), now().Add(-time.Second)))
+		require.NoError(t, s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, 0, now().Add(-time.Second))))
 		requireGone(t, s, oldKey, "an expired tombstone is gone")
 		mustLoad(t, s, newKey)
 	})
@@ -360,7 +368,7 @@ func testRenewFailures(t *testing.T, s session.Store) {
 	ctx := context.Background()
 	t.Run("missing old key", func(t *testing.T) {
 		oldKey, newKey := key(t), key(t)
-		err := s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, time.Second), now().Add(time.Minute))
+		err := s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, time.Second, now().Add(time.Minute)))
 		require.ErrorIs(t, err, session.ErrNotFound)
 		requireGone(t, s, newKey, "a failed renewal creates nothing")
 		requireGone(t, s, oldKey, "nor a tombstone")
@@ -369,7 +377,7 @@ func testRenewFailures(t *testing.T, s session.Store) {
 		oldKey, newKey := key(t), key(t)
 		mustCreate(t, s, oldKey, record("alice", "a", "1"))
 		require.NoError(t, s.Delete(ctx, oldKey))
-		err := s.Renew(ctx, oldKey, newKey, session.Delta{}, nil, time.Time{})
+		err := s.Renew(ctx, oldKey, newKey, session.Delta{}, nil)
 		require.ErrorIs(t, err, session.ErrNotFound, "a renewal must not bring a deleted session back")
 		requireGone(t, s, newKey, "a failed renewal creates nothing")
 	})
@@ -377,7 +385,7 @@ func testRenewFailures(t *testing.T, s session.Store) {
 		oldKey, newKey := key(t), key(t)
 		mustCreate(t, s, oldKey, record("alice", "a", "mine"))
 		mustCreate(t, s, newKey, record("bob", "a", "theirs"))
-		err := s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, time.Second), now().Add(time.Minute))
+		err := s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, time.Second, now().Add(time.Minute)))
 		require.ErrorIs(t, err, session.ErrExists)
 		require.Equal(t, "alice", mustLoad(t, s, oldKey).User, "the old record is untouched")
 		require.Equal(t, "bob", mustLoad(t, s, newKey).User, "the other record is untouched")
@@ -385,9 +393,9 @@ func testRenewFailures(t *testing.T, s session.Store) {
 	t.Run("new key holds a tombstone", func(t *testing.T) {
 		a, b, c := key(t), key(t), key(t)
 		mustCreate(t, s, a, record("", "a", "1"))
-		require.NoError(t, s.Renew(ctx, a, b, session.Delta{}, tombstone(b, time.Second), now().Add(time.Minute)))
+		require.NoError(t, s.Renew(ctx, a, b, session.Delta{}, tombstone(b, time.Second, now().Add(time.Minute))))
 		mustCreate(t, s, c, record("carol"))
-		require.ErrorIs(t, s.Renew(ctx, c, a, session.Delta{}, nil, time.Time{}), session.ErrExists,
+		require.ErrorIs(t, s.Renew(ctx, c, a, session.Delta{}, nil), session.ErrExists,
 			"a key is never reused while a tombstone holds it")
 		require.Equal(t, "carol", mustLoad(t, s, c).User)
 	})
@@ -397,8 +405,8 @@ func testDeleteFollowsRenewals(t *testing.T, s session.Store) {
 	ctx := context.Background()
 	a, b, c := key(t), key(t), key(t)
 	mustCreate(t, s, a, record("alice", "a", "1"))
-	require.NoError(t, s.Renew(ctx, a, b, session.Delta{}, tombstone(b, 0), now().Add(time.Minute)))
-	require.NoError(t, s.Renew(ctx, b, c, session.Delta{}, tombstone(c, 0), now().Add(time.Minute)))
+	require.NoError(t, s.Renew(ctx, a, b, session.Delta{}, tombstone(b, 0, now().Add(time.Minute))))
+	require.NoError(t, s.Renew(ctx, b, c, session.Delta{}, tombstone(c, 0, now().Add(time.Minute))))
 	require.NoError(t, s.Delete(ctx, a), "deleting by an old key")
 	requireGone(t, s, c, "the session a renewal moved is ended too")
 	requireGone(t, s, b, "and the tombstones on the way")
@@ -467,7 +475,7 @@ func testRenewRacingDelete(t *testing.T, s session.Store) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			err := s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, time.Second), now().Add(time.Minute))
+			err := s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, time.Second, now().Add(time.Minute)))
 			if err != nil && !errors.Is(err, session.ErrNotFound) {
 				t.Errorf("renew: %v", err)
 			}
@@ -493,21 +501,22 @@ func testBinarySafe(t *testing.T, s session.Store) {
 	}
 	rec := record("user with spaces, üñïçødé and {braces}:colons")
 	rec.UserAgent = "agent\twith \"quotes\", ; and é"
-	rec.Values = map[string][]byte{
+	rec.Values = session.ValuesOf(map[string][]byte{
 		"\x00nul\x00key":     all,
 		"{hash}:tag":         []byte("{x}"),
 		"üñïçødé":            []byte("ok"),
 		"empty":              {},
 		"percent %s %d %%":   []byte("%v"),
 		"quote\"and'\\slash": []byte("\\\""),
-	}
+	})
 	mustCreate(t, s, k, rec)
 	requireSameRecord(t, rec, mustLoad(t, s, k))
 	require.NoError(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"\xff\xfe": all[:3]}, Delete: []string{"\x00nul\x00key"}}))
 	got := mustLoad(t, s, k)
-	require.Equal(t, all[:3], got.Values["\xff\xfe"])
-	require.NotContains(t, got.Values, "\x00nul\x00key")
-	require.Len(t, got.Values, len(rec.Values))
+	require.Equal(t, all[:3], get(got, "\xff\xfe"))
+	_, kept := got.Values.Get("\x00nul\x00key")
+	require.False(t, kept)
+	require.Equal(t, rec.Values.Len(), got.Values.Len())
 }
 
 func testLargeValue(t *testing.T, s session.Store) {
@@ -518,8 +527,8 @@ func testLargeValue(t *testing.T, s session.Store) {
 	mustCreate(t, s, k, record("", "small", "1"))
 	require.NoError(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"big": big}}))
 	got := mustLoad(t, s, k)
-	require.True(t, bytes.Equal(big, got.Values["big"]), "a 1 MiB value round-trips")
-	require.Equal(t, "1", string(got.Values["small"]))
+	require.True(t, bytes.Equal(big, get(got, "big")), "a 1 MiB value round-trips")
+	require.Equal(t, "1", string(get(got, "small")))
 }
 
 func testContextCancelled(t *testing.T, s session.Store) {
@@ -531,7 +540,7 @@ func testContextCancelled(t *testing.T, s session.Store) {
 	require.Error(t, err, "Load")
 	require.Error(t, s.Create(ctx, fresh, record("")), "Create")
 	require.Error(t, s.Update(ctx, live, session.Delta{Set: map[string][]byte{"a": []byte("2")}}), "Update")
-	require.Error(t, s.Renew(ctx, live, fresh, session.Delta{}, nil, time.Time{}), "Renew")
+	require.Error(t, s.Renew(ctx, live, fresh, session.Delta{}, nil), "Renew")
 	require.Error(t, s.Delete(ctx, live), "Delete")
 	requireGone(t, s, fresh, "a cancelled Create or Renew writes nothing")
 	got := mustLoad(t, s, live)
@@ -581,7 +590,7 @@ func testUserIndex(t *testing.T, s session.Store) {
 	recs, err := ui.UserSessions(ctx, user)
 	require.NoError(t, err)
 	for _, kr := range recs {
-		require.Contains(t, []string{"1", "2"}, string(kr.Record.Values["n"]), "listed records are whole")
+		require.Contains(t, []string{"1", "2"}, string(get(kr.Record, "n")), "listed records are whole")
 	}
 
 	// Login: a user set by Update joins the index; a changed user moves.
@@ -593,7 +602,7 @@ func testUserIndex(t *testing.T, s session.Store) {
 
 	// Renewal moves the index entry to the new key.
 	a3 := key(t)
-	require.NoError(t, s.Renew(ctx, a2, a3, session.Delta{}, tombstone(a3, time.Second), now().Add(time.Minute)))
+	require.NoError(t, s.Renew(ctx, a2, a3, session.Delta{}, tombstone(a3, time.Second, now().Add(time.Minute))))
 	require.Equal(t, sorted(a1, a3), userKeys(t, ui, user))
 
 	n, err := ui.DeleteUser(ctx, user)
