@@ -7,21 +7,18 @@ import (
 	"strings"
 )
 
-// proxies describes the reverse proxies in front of the application: the
-// peers that are trusted, and the one header they write. Only that header is
-// read: a proxy passes the other one through as the client wrote it, so a
-// fallback from one to the other would let a client choose its own address.
+// proxies are the trusted reverse proxies and the one header they write.
+// Only that header is read: a proxy passes the other through as the client
+// wrote it, so a fallback would let a client choose its own address.
 type proxies struct {
 	trusted   []netip.Prefix
 	forwarded bool // RFC 7239 Forwarded, instead of X-Forwarded-For and -Proto
 }
 
-// clientAddr returns the address of the client that sent r: RemoteAddr, or,
-// when RemoteAddr is a trusted proxy, the right-most entry of the proxies'
-// header that is not itself a trusted proxy. Entries to the left of that one
-// were written by the client and prove nothing, so they are never read.
-// Headers from an untrusted peer are ignored. The zero Addr means the address
-// could not be read.
+// clientAddr returns RemoteAddr or, when that is a trusted proxy, the
+// right-most entry of the proxies' header that is not a trusted proxy:
+// entries left of it were written by the client and prove nothing. The zero
+// Addr means the address could not be read.
 func (p proxies) clientAddr(r *http.Request) netip.Addr {
 	peer := parseHostPort(r.RemoteAddr)
 	if !peer.IsValid() || !inAny(peer, p.trusted) {
@@ -33,10 +30,9 @@ func (p proxies) clientAddr(r *http.Request) netip.Addr {
 	return rightmostUntrusted(peer, xForwardedFor(r.Header.Values("X-Forwarded-For")), p.trusted)
 }
 
-// rightmostUntrusted walks hops from the nearest proxy outwards and returns
-// the first that is not trusted. A hop that cannot be parsed (such as
-// "unknown", or "" for an element that does not parse) stops the walk at the
-// trusted proxy that reported it.
+// rightmostUntrusted returns the first of hops, nearest first, that is not
+// trusted. A hop that does not parse ("unknown", or "" for a bad element)
+// stops the walk at the trusted proxy that reported it.
 func rightmostUntrusted(peer netip.Addr, hops iter.Seq[string], trusted []netip.Prefix) netip.Addr {
 	addr := peer
 	for h := range hops {
@@ -53,8 +49,7 @@ func rightmostUntrusted(peer netip.Addr, hops iter.Seq[string], trusted []netip.
 }
 
 // isHTTPS reports whether the client reached us over TLS: directly, or
-// through a trusted proxy that says so (the proto= of the right-most
-// Forwarded element, or the last X-Forwarded-Proto entry).
+// through a trusted proxy that says so.
 func (p proxies) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
@@ -64,11 +59,10 @@ func (p proxies) isHTTPS(r *http.Request) bool {
 	}
 	proto := ""
 	if p.forwarded {
-		// Only the nearest proxy's element: a proto= further left was
-		// written by someone further away, possibly the client.
+		// Only the nearest proxy's element: one further left may be the client's.
 		if lines := r.Header.Values("Forwarded"); len(lines) > 0 {
 			e, _, _ := lastForwardedElement(lines[len(lines)-1])
-			proto = e.proto // "" if the element does not parse
+			proto = e.proto
 		}
 	} else if lines := r.Header.Values("X-Forwarded-Proto"); len(lines) > 0 {
 		last := lines[len(lines)-1]
@@ -87,9 +81,8 @@ func inAny(a netip.Addr, prefixes []netip.Prefix) bool {
 }
 
 // parseHostPort reads "1.2.3.4", "1.2.3.4:80", "::1", "[::1]" or
-// "[::1]:80" (surrounding spaces and quotes allowed); anything else gives
-// the zero Addr. IPv4-mapped IPv6 addresses are unmapped, so one client has
-// one form.
+// "[::1]:80", maybe quoted; anything else gives the zero Addr. IPv4-mapped
+// addresses are unmapped, so one client has one form.
 func parseHostPort(s string) netip.Addr {
 	s = strings.Trim(strings.TrimSpace(s), `"`)
 	if s == "" {
@@ -111,8 +104,7 @@ func parseHostPort(s string) netip.Addr {
 	return a.Unmap()
 }
 
-// xForwardedFor yields the comma-separated entries of X-Forwarded-For
-// lines, nearest proxy first: last line first, each line from its right.
+// xForwardedFor yields the entries of X-Forwarded-For lines, nearest first.
 func xForwardedFor(lines []string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for i := len(lines) - 1; i >= 0; i-- {
@@ -134,10 +126,9 @@ func xForwardedFor(lines []string) iter.Seq[string] {
 // forwardedElement is what one RFC 7239 forwarded-element says.
 type forwardedElement struct {
 	forValue, proto string
-	params          uint8 // the defined parameters seen: paramFor, paramBy, …
+	params          uint8 // the defined parameters seen, each allowed once
 }
 
-// The parameters RFC 7239 defines, each of which may occur once per element.
 const (
 	paramFor uint8 = 1 << iota
 	paramBy
@@ -145,17 +136,12 @@ const (
 	paramProto
 )
 
-// forwardedFor yields the for= value of each element of Forwarded header
-// lines, nearest proxy first. The first element that does not parse, or has
-// no for=, yields "" and ends the walk.
+// forwardedFor yields the for= of each Forwarded element, nearest first. An
+// element that does not parse, or has no for=, yields "" and ends the walk.
 //
-// The walk goes right to left because only the right end is known to be
-// well-formed: it is what our proxies wrote. A proxy appends its element to
-// whatever the client sent, so a client that leaves a quote open (for="a";x=")
-// would, read from the left, take the proxy's ", for=<client>" into its own
-// quoted string. Read from the right, the proxy's element is parsed from its
-// own bytes alone, whatever precedes it, and the client's text is reached
-// only after every trusted hop.
+// Parsing goes right to left because only the right end, which our proxies
+// wrote, is known to be well-formed: read from the left, a client that left
+// a quote open (for="a";x=") would swallow the proxy's ", for=<client>".
 func forwardedFor(lines []string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for i := len(lines) - 1; i >= 0; i-- {
@@ -175,14 +161,11 @@ func forwardedFor(lines []string) iter.Seq[string] {
 	}
 }
 
-// lastForwardedElement parses the last element of a Forwarded field value s,
-// from its end backwards. It returns the element, the text before the comma
-// that precedes it, and whether there is such a comma. An element that does
-// not parse (a bad token, an unbalanced quote, a defined parameter twice)
-// comes back with no parameters and more false.
-//
-// Whitespace is allowed around ";" and ",", and empty pairs (";;") are
-// skipped, as senders commonly write them; neither can join two elements.
+// lastForwardedElement parses the last element of s backwards and returns
+// it, the text before its comma, and whether there is one. An element that
+// does not parse (bad token, unbalanced quote, repeated parameter) comes back
+// empty with more false. Whitespace around ";" and "," and empty pairs are
+// tolerated, as senders write them; neither can join two elements.
 func lastForwardedElement(s string) (e forwardedElement, rest string, more bool) {
 	i := len(s)
 	for {
@@ -212,8 +195,8 @@ func lastForwardedElement(s string) (e forwardedElement, rest string, more bool)
 	}
 }
 
-// set records the pair key=value, and reports false for a defined parameter
-// seen before in the element. Extension parameters are not kept.
+// set records key=value, and reports false for a defined parameter seen
+// before. Extension parameters are ignored.
 func (e *forwardedElement) set(key, value string) bool {
 	var bit uint8
 	switch {
@@ -235,9 +218,8 @@ func (e *forwardedElement) set(key, value string) bool {
 	return true
 }
 
-// valueBefore parses the token or quoted-string that ends at s[end-1] and
-// returns where it starts and its value. A quoted-string is found backwards
-// from its closing quote to the first quote before it that is not escaped.
+// valueBefore parses the token or quoted-string that ends at s[end-1]; a
+// quoted-string opens at the first unescaped quote before its closing one.
 func valueBefore(s string, end int) (start int, value string, ok bool) {
 	if s[end-1] != '"' {
 		start = tokenStart(s, end)
@@ -259,9 +241,8 @@ func valueBefore(s string, end int) (start int, value string, ok bool) {
 	return 0, "", false
 }
 
-// escaped reports whether the byte at i is the second of a quoted-pair: it
-// follows an odd run of backslashes. Inside a well-formed quoted-string the
-// run pairs up from its start, so an even run is all escaped backslashes.
+// escaped reports whether s[i] follows an odd run of backslashes, which in a
+// well-formed quoted-string pair up from its start.
 func escaped(s string, i int) bool {
 	n := 0
 	for i > 0 && s[i-1] == '\\' {
@@ -271,8 +252,7 @@ func escaped(s string, i int) bool {
 	return n%2 == 1
 }
 
-// qdContent reports whether s is the inside of an RFC 9110 quoted-string:
-// qdtext and quoted-pairs, no control bytes but HTAB.
+// qdContent reports whether s is the inside of an RFC 9110 quoted-string.
 func qdContent(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -292,8 +272,7 @@ func qdContent(s string) bool {
 	return true
 }
 
-// tokenStart returns where the run of token characters ending at s[end-1]
-// begins (end itself when there is none).
+// tokenStart returns where the token ending at s[end-1] begins; end if none.
 func tokenStart(s string, end int) int {
 	for end > 0 && isTchar(s[end-1]) {
 		end--
@@ -301,13 +280,11 @@ func tokenStart(s string, end int) int {
 	return end
 }
 
-// isTchar reports whether c may appear in an RFC 9110 token.
 func isTchar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
-// trimOWSRight returns end moved left past spaces and tabs.
 func trimOWSRight(s string, end int) int {
 	for end > 0 && (s[end-1] == ' ' || s[end-1] == '\t') {
 		end--
@@ -315,7 +292,6 @@ func trimOWSRight(s string, end int) int {
 	return end
 }
 
-// unescape undoes quoted-pair escapes (\x becomes x).
 func unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s

@@ -21,14 +21,14 @@ type Codec interface {
 	Decode(data []byte) (any, error)
 }
 
-// ErrBadValue is returned (wrapped) by DefaultCodec.Decode for bytes it
+// ErrBadValue is returned (wrapped) by [DefaultCodec.Decode] for bytes it
 // cannot decode.
 var ErrBadValue = errors.New("session: malformed encoded value")
 
-// DefaultCodec is the Codec used unless WithCodec says otherwise. It encodes
-// string, int, int64, uint64, bool, float64, []byte, []string and time.Time
-// in a compact tagged form without reflection, and any other type with
-// encoding/gob, so those types must be registered with gob.Register. A
+// DefaultCodec is the [Codec] used unless [WithCodec] says otherwise. It
+// encodes string, int, int64, uint64, bool, float64, []byte, []string and
+// time.Time in a compact tagged form without reflection, and any other type
+// with encoding/gob, so those types must be registered with [gob.Register]. A
 // time.Time comes back at the same instant with the same zone name and
 // offset, as a fixed zone (UTC stays UTC): rules such as daylight saving
 // time are not kept.
@@ -59,8 +59,8 @@ func (DefaultCodec) Encode(v any) ([]byte, error) {
 	return out, nil
 }
 
-// encodedSizeHint returns the size of DefaultCodec's encoding of v for most
-// values, so that Encode allocates once; 0 for the types gob encodes.
+// encodedSizeHint bounds the encoded size of a tagged value, so that Encode
+// allocates once; 0 for the types gob encodes.
 func encodedSizeHint(v any) int {
 	switch x := v.(type) {
 	case string:
@@ -81,9 +81,8 @@ func encodedSizeHint(v any) int {
 	return 0
 }
 
-// appendEncoded appends the encoding of v by codec to dst. DefaultCodec
-// writes straight into dst, so that a caller with room on its stack
-// allocates nothing for a small value.
+// appendEncoded appends codec's encoding of v to dst. DefaultCodec writes
+// into dst directly, so a caller's stack buffer saves an allocation.
 func appendEncoded(dst []byte, codec Codec, v any) ([]byte, error) {
 	if _, ok := codec.(DefaultCodec); ok {
 		return appendDefault(dst, v)
@@ -95,7 +94,6 @@ func appendEncoded(dst []byte, codec Codec, v any) ([]byte, error) {
 	return append(dst, data...), nil
 }
 
-// appendDefault appends DefaultCodec's encoding of v to dst.
 func appendDefault(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case string:
@@ -128,9 +126,8 @@ func appendDefault(dst []byte, v any) ([]byte, error) {
 	return appendGob(dst, v)
 }
 
-// appendGob appends the gob encoding of v, for any type without a tagged
-// form. (A function of its own, so that only these values move to the heap
-// for gob.)
+// appendGob is apart from appendDefault so that only gob's values escape to
+// the heap.
 func appendGob(dst []byte, v any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte(tagGob)
@@ -143,7 +140,8 @@ func appendGob(dst []byte, v any) ([]byte, error) {
 	return append(dst, buf.Bytes()...), nil
 }
 
-// Decode decodes data produced by Encode.
+// Decode decodes data produced by Encode. Malformed data fails with an error
+// wrapping [ErrBadValue].
 func (DefaultCodec) Decode(data []byte) (any, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrBadValue)
@@ -183,17 +181,9 @@ func (DefaultCodec) Decode(data []byte) (any, error) {
 	case tagBytes:
 		return bytes.Clone(body), nil
 	case tagStrings:
-		ss, err := decodeStrings(body)
-		if err != nil {
-			return nil, err
-		}
-		return ss, nil
+		return decodeStrings(body)
 	case tagTime:
-		t, err := decodeTime(body)
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
+		return decodeTime(body)
 	case tagGob:
 		var v any
 		if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&v); err != nil {
@@ -212,10 +202,12 @@ func exactVarint(b []byte) (int64, error) {
 	return n, nil
 }
 
-func decodeStrings(body []byte) ([]string, error) {
+// decodeStrings and decodeTime return any, as Decode does, so that an error
+// comes with a nil interface.
+func decodeStrings(body []byte) (any, error) {
 	count, k := binary.Uvarint(body)
-	// Each string takes at least one byte, which bounds the allocation by
-	// the input's size whatever count claims.
+	// Each string takes at least a byte: the input's size bounds the
+	// allocation, whatever count claims.
 	if k <= 0 || count > uint64(len(body)) {
 		return nil, fmt.Errorf("%w: []string", ErrBadValue)
 	}
@@ -235,10 +227,9 @@ func decodeStrings(body []byte) ([]string, error) {
 	return out, nil
 }
 
-// appendTime appends the tag of a time, its seconds and nanoseconds since
-// 1970 and, unless t is in UTC, its zone's offset in seconds and name.
-// (time.Time.MarshalBinary loses the seconds of an offset that is negative
-// and not whole minutes.)
+// appendTime appends the tag, seconds and nanoseconds since 1970 and, unless
+// t is in UTC, its zone's offset in seconds and name. (MarshalBinary loses
+// the seconds of an offset that is negative and not whole minutes.)
 func appendTime(dst []byte, t time.Time) []byte {
 	out := binary.AppendVarint(append(dst, tagTime), t.Unix())
 	out = binary.AppendUvarint(out, uint64(t.Nanosecond()))
@@ -250,15 +241,15 @@ func appendTime(dst []byte, t time.Time) []byte {
 	return append(out, name...)
 }
 
-func decodeTime(body []byte) (time.Time, error) {
+func decodeTime(body []byte) (any, error) {
 	sec, k := binary.Varint(body)
 	if k <= 0 {
-		return time.Time{}, fmt.Errorf("%w: time seconds", ErrBadValue)
+		return nil, fmt.Errorf("%w: time seconds", ErrBadValue)
 	}
 	body = body[k:]
 	nsec, k := binary.Uvarint(body)
 	if k <= 0 || nsec >= 1e9 {
-		return time.Time{}, fmt.Errorf("%w: time nanoseconds", ErrBadValue)
+		return nil, fmt.Errorf("%w: time nanoseconds", ErrBadValue)
 	}
 	body = body[k:]
 	t := time.Unix(sec, int64(nsec)).UTC()
@@ -267,7 +258,7 @@ func decodeTime(body []byte) (time.Time, error) {
 	}
 	offset, k := binary.Varint(body)
 	if k <= 0 || offset != int64(int32(offset)) {
-		return time.Time{}, fmt.Errorf("%w: time zone offset", ErrBadValue)
+		return nil, fmt.Errorf("%w: time zone offset", ErrBadValue)
 	}
 	return t.In(time.FixedZone(string(body[k:]), int(offset))), nil
 }

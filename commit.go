@@ -11,16 +11,15 @@ import (
 	"unique"
 )
 
-// maxIDAttempts bounds the retries after an ID collision (ErrExists), which
-// with 256-bit IDs only a broken generator causes.
-const maxIDAttempts = 3
+const (
+	// maxIDAttempts bounds the retries after an ID collision (ErrExists),
+	// which with 256-bit IDs only a broken generator causes.
+	maxIDAttempts = 3
+	maxUserAgent  = 512 // see Record.UserAgent
+)
 
-// maxUserAgent bounds the User-Agent kept with a session.
-const maxUserAgent = 512
-
-// commitLocked writes the session's pending changes to the store: it creates
-// a new session, renews, or updates by delta (a touch when only the idle
-// deadline is due). Before the response has started it also sets the cookie.
+// commitLocked writes the pending changes to the store, and the cookie if the
+// response can still carry it.
 func (s *Session) commitLocked(w http.ResponseWriter) error {
 	ctx, now := s.r.Context(), s.m.cfg.clock()
 	switch {
@@ -35,8 +34,7 @@ func (s *Session) commitLocked(w http.ResponseWriter) error {
 	}
 }
 
-// createLocked stores a new session if anything was written to it: a
-// visitor who stores nothing gets no cookie and no record.
+// createLocked stores a new session, if anything was written to it.
 func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	if !s.pending.writes() {
 		if s.expireCookie && s.cookieWritableLocked() {
@@ -91,12 +89,10 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 	return s.m.enforceUserLimit(ctx, rec.User)
 }
 
-// renewStoredLocked moves the stored session to the new ID of the pending
-// renewal, with the pending changes, leaving a tombstone at the old key. If
-// another request renewed the session first and its grace period still
-// runs, the changes follow it: a rotation then needs no second renewal,
-// while a handler's Login or Renew moves the session on again, so that its
-// response carries an ID that no other response did.
+// renewStoredLocked moves the session to the pending renewal's ID with the
+// pending changes. If another request renewed it first, within its grace, a
+// rotation saves under that ID instead, while a Login or Renew moves the
+// session on again, so that its response carries an ID no other response did.
 func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	d, err := s.pending.delta(s.m.cfg.codec)
 	if err != nil {
@@ -119,9 +115,7 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	case errors.Is(err, ErrNotFound):
 		s.lostLocked(ctx)
 		return nil
-	case s.renewal.rotation:
-		// A rotation is not the handler's request: when the store cannot
-		// renew now, the session keeps its ID until a later request.
+	case s.renewal.rotation: // not asked for by the handler: postpone it
 		s.m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(s.key), "error", err)
 		return s.keepIDLocked(ctx, w, now)
 	default:
@@ -143,10 +137,9 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	return nil
 }
 
-// renewalLostLocked handles a handler's Login or Renew whose session another
-// request ended meanwhile. A Login starts a new session for its user, with
-// this request's changes; a Renew has no session left to renew, and fails
-// rather than let the handler believe the privilege change was saved.
+// renewalLostLocked handles a Login or Renew whose session another request
+// ended. A Login starts a new session; a Renew fails rather than let the
+// handler believe the privilege change was saved.
 func (s *Session) renewalLostLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	if s.pending.user != nil {
 		s.detachLocked()
@@ -157,11 +150,9 @@ func (s *Session) renewalLostLocked(ctx context.Context, w http.ResponseWriter, 
 }
 
 // renewalUndeliverableLocked handles a renewal pending when the connection
-// was hijacked: its response carries no cookie, so a new ID would lock the
-// client out. A rotation is skipped and the session keeps its ID. A
-// handler's Login or Renew (which Hijack refuses, unless it was asked for
-// while Hijack ran) is dropped with every change of the request, since
-// saving them under the old ID would raise that ID's privileges.
+// was hijacked, which no cookie can deliver. A rotation is skipped. A Login
+// or Renew (asked for while Hijack ran) is dropped with all the request's
+// changes: saving them under the old ID would raise that ID's privileges.
 func (s *Session) renewalUndeliverableLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	if s.renewal.rotation {
 		s.m.log.WarnContext(ctx, "session: rotation skipped: the connection was hijacked", "tag", tagOf(s.key))
@@ -172,18 +163,16 @@ func (s *Session) renewalUndeliverableLocked(ctx context.Context, w http.Respons
 	return nil
 }
 
-// keepIDLocked drops the pending renewal and saves the changes under the
-// session's current ID. Only a rotation may be dropped so.
+// keepIDLocked drops a pending rotation and saves under the current ID.
 func (s *Session) keepIDLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	s.renewal = renewal{}
 	return s.updateLocked(ctx, w, now)
 }
 
-// moveLocked renews the stored session from s.id to s.renewal.to (or a
-// fresh ID, should that one collide) and makes the new ID the session's.
+// moveLocked renews the stored session to s.renewal.to (or a fresh ID,
+// should that one collide). The tombstone outlives the grace so that a later
+// use of the old ID is recognised as stale, not just unknown.
 func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error {
-	// The tombstone outlives the grace period so that a later use of the
-	// old ID is recognised as stale (a hijack signal), not just unknown.
 	tomb := &Tombstone{GraceUntil: now.Add(s.renewal.grace), Expires: now.Add(s.m.cfg.idleTimeout)}
 	if s.rec.AbsoluteDeadline.Before(tomb.Expires) {
 		tomb.Expires = s.rec.AbsoluteDeadline
@@ -214,9 +203,8 @@ func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error 
 	}
 }
 
-// updateLocked sends the pending changes as a delta, together with a new
-// idle deadline; with no changes, it only touches the session once per touch
-// interval.
+// updateLocked sends the pending changes with a new idle deadline; with no
+// changes, only once per touch interval.
 func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	d, err := s.pending.delta(s.m.cfg.codec)
 	if err != nil {
@@ -245,8 +233,8 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	return s.resendLocked(w)
 }
 
-// resendLocked sends the cookie again to a client that used an old ID within
-// its grace period, so that it moves to the new one.
+// resendLocked sends the new ID to a client that used an old one within its
+// grace period.
 func (s *Session) resendLocked(w http.ResponseWriter) error {
 	if !s.resendCookie || !s.cookieWritableLocked() {
 		return nil
@@ -255,45 +243,35 @@ func (s *Session) resendLocked(w http.ResponseWriter) error {
 	return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
 }
 
-// followRenewalLocked handles an update that found no session because
-// another request renewed it meanwhile: within the grace period the changes
-// go to the new session, whose ID is sent to this client too.
+// followRenewalLocked moves s to the session another request renewed it to,
+// if the grace period still runs; the new ID is sent to this client too.
 func (s *Session) followRenewalLocked(ctx context.Context) bool {
 	rec, err := s.m.store.Load(ctx, s.key)
-	if err != nil || rec.Tombstone == nil || rec.Tombstone.Successor == nil ||
-		!s.m.cfg.clock().Before(rec.Tombstone.GraceUntil) {
-		return false
-	}
-	id, err := openSuccessor(s.id, rec.Tombstone.Successor)
 	if err != nil {
 		return false
 	}
-	s.id, s.key, s.resendCookie = id, storeKey(id), true
-	return true
+	id, ok := s.successor(s.id, rec.Tombstone)
+	if ok {
+		s.id, s.key, s.resendCookie = id, storeKey(id), true
+	}
+	return ok
 }
 
-// lostLocked handles a session that another request ended (or renewed past
-// its grace) while this one ran: its changes are dropped, since writing them
-// would bring the session back. The cookie is left alone, as the other
-// response may have just set a new one.
+// lostLocked drops the changes to a session another request ended (or
+// renewed past its grace): writing them would bring the session back. The
+// cookie is left alone, as the other response may have just set a new one.
 func (s *Session) lostLocked(ctx context.Context) {
 	s.m.log.InfoContext(ctx, "session: changes dropped: the session ended during the request", "tag", tagOf(s.key))
 	s.forgetLocked()
 }
 
-// cookieWritableLocked reports whether the response can still carry a
-// Set-Cookie: its headers are not out, and the connection was not hijacked.
 func (s *Session) cookieWritableLocked() bool { return !s.started && !s.hijacked }
 
-// https reports whether the request came over TLS (directly or through a
-// trusted proxy), for the cookie's Secure attribute.
 func (s *Session) https() bool { return s.m.proxies.isHTTPS(s.r) }
 
-// cleanUserAgent makes a client's User-Agent fit to keep and to show: valid
-// UTF-8 (stores may keep it as text) and at most maxUserAgent bytes, cut at a
-// character boundary. It is interned: the sessions of clients with the same
-// User-Agent, kept in process, share one copy instead of each holding on to
-// its request's header.
+// cleanUserAgent makes ua valid UTF-8 of at most maxUserAgent bytes. It is
+// interned, so that in-process sessions share one copy per User-Agent rather
+// than each holding on to its request's header.
 func cleanUserAgent(ua string) string {
 	ua = strings.ToValidUTF8(ua, "\uFFFD")
 	if len(ua) > maxUserAgent {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 )
 
-// sessionKey is the context key under which the middleware stores sessions.
 type sessionKey struct{}
 
 // sessionNode links the sessions of nested managers in one context value.
@@ -14,16 +13,13 @@ type sessionNode struct {
 	outer *sessionNode
 }
 
-// sessionContext is a request's context with its session added: what
-// context.WithValue would make, without an allocation of its own, since it
-// lives in the request's requestState.
+// sessionContext is what context.WithValue would make, but it lives in the
+// requestState, saving an allocation.
 type sessionContext struct {
 	context.Context
 	node sessionNode
 }
 
-// Value returns the session node for sessionKey, and asks the parent
-// context for any other key.
 func (c *sessionContext) Value(key any) any {
 	if key == (sessionKey{}) {
 		return &c.node
@@ -32,18 +28,16 @@ func (c *sessionContext) Value(key any) any {
 }
 
 // requestState is everything the middleware keeps for one request, in one
-// allocation: the session, the response writer that saves it, the context
-// that carries it to the handler, and the request the handler gets.
+// allocation.
 type requestState struct {
 	session Session
 	writer  responseWriter
 	ctx     sessionContext
 	req     http.Request
-	vary    [1]string // the room of the response's Vary value
+	vary    [1]string // room for the response's Vary value
 }
 
-// attach makes ctx carry st's session, inside any session of an outer
-// manager, and returns it.
+// attach returns parent carrying st's session, inside any of an outer manager.
 func (st *requestState) attach(parent context.Context) context.Context {
 	outer, _ := parent.Value(sessionKey{}).(*sessionNode)
 	st.ctx.Context = parent
@@ -53,7 +47,7 @@ func (st *requestState) attach(parent context.Context) context.Context {
 
 // FromContext returns the request's session, from the innermost Manager's
 // middleware, or nil outside any middleware. With several managers, use
-// Manager.FromContext.
+// [Manager.FromContext].
 func FromContext(ctx context.Context) *Session {
 	if n, _ := ctx.Value(sessionKey{}).(*sessionNode); n != nil {
 		return n.s

@@ -11,23 +11,17 @@ import (
 	"github.com/gorilla/securecookie"
 )
 
-// maxCookieCandidates bounds how many distinct IDs one request may make us
-// look up in the store, so a header stuffed with well-formed IDs costs
-// little. Malformed values and repeats do not count: they cost no lookup,
-// and counting them would let a few junk cookies tossed from a sibling host
-// hide the owner's cookie behind them.
-const maxCookieCandidates = 4
+const (
+	// maxCookieCandidates bounds the distinct IDs one request makes us look
+	// up. Malformed values and repeats cost no lookup and do not count, or
+	// junk cookies tossed from a sibling host could hide the owner's.
+	maxCookieCandidates = 4
+	// maxSignatureChecks bounds the signed cookies one request makes us
+	// verify; far above what a sibling host can make a browser send (about
+	// two matching paths per segment of the request's path).
+	maxSignatureChecks = 32
+)
 
-// maxSignatureChecks bounds how many cookies of our name one request may
-// make us verify (an HMAC per key each), repeats and forgeries included; an
-// unsigned value costs only a scan, and is not bounded. It is far above what
-// a sibling host can make a browser send: cookies of one name differ by Path
-// and Domain, and only about two paths per segment of the request's path
-// match it ("/a" and "/a/").
-const maxSignatureChecks = 32
-
-// cookieCodec reads and writes the session cookie: its value (the ID, signed
-// or not) and its attributes.
 type cookieCodec struct {
 	name, path, domain string
 	sameSite           http.SameSite
@@ -56,19 +50,16 @@ func newCookieCodec(c *config) *cookieCodec {
 	return cc
 }
 
-// cookieIDs are the usable IDs among the cookies of our name in a request,
-// in the order the browser sent them, each once.
+// cookieIDs are the distinct usable IDs of a request, in the browser's order.
 type cookieIDs struct {
 	ids    [maxCookieCandidates]string
 	n      int
 	copies int // cookies of our name examined, usable or not, repeats included
 }
 
-// read returns the usable session IDs the request carries, at most
-// maxCookieCandidates distinct ones, and why a cookie was refused if one was
-// unusable. A request may carry several cookies of our name: some set for a
-// parent domain by a sibling host (cookie tossing) can come first, so the
-// manager tries each usable one.
+// read returns the usable IDs of r's cookies of our name, and why one was
+// refused if none is usable. There may be several: some tossed by a sibling
+// host for a parent domain can come first, so each is tried.
 func (cc *cookieCodec) read(r *http.Request) (cookieIDs, RejectReason) {
 	var found cookieIDs
 	reason := RejectReason(0)
@@ -126,17 +117,13 @@ func (cc *cookieCodec) decode(value string) (string, RejectReason) {
 	return string(raw), 0
 }
 
-// signedShape reports whether value could be securecookie's output (non-empty
-// base64url), so that a bad signature is only reported for a cookie that
-// could carry one: an empty or garbled value is malformed. It runs only on
-// values securecookie refused, so a good cookie is decoded once.
+// signedShape reports whether value could carry a signature (non-empty
+// base64url): anything else is malformed, not badly signed.
 func signedShape(value string) bool {
 	n, err := base64.URLEncoding.Decode(make([]byte, base64.URLEncoding.DecodedLen(len(value))), []byte(value))
 	return err == nil && n > 0
 }
 
-// isMACError reports whether securecookie refused a value for its
-// signature, as opposed to its shape.
 func isMACError(err error) bool {
 	var multi securecookie.MultiError
 	if errors.As(err, &multi) {
@@ -150,7 +137,6 @@ func isMACError(err error) bool {
 	return errors.Is(err, securecookie.ErrMacInvalid)
 }
 
-// encode returns the cookie value for id.
 func (cc *cookieCodec) encode(id string) (string, error) {
 	if cc.signers == nil {
 		return id, nil
@@ -158,9 +144,7 @@ func (cc *cookieCodec) encode(id string) (string, error) {
 	return securecookie.EncodeMulti(cc.name, []byte(id), cc.signers[0])
 }
 
-// set sends the cookie for id, expiring at expires if the cookie is
-// persistent; https says whether the request came over TLS. Every
-// Set-Cookie also tells caches not to store it.
+// set sends the cookie for id, expiring at expires if it is persistent.
 func (cc *cookieCodec) set(w http.ResponseWriter, https bool, id string, expires time.Time) error {
 	value, err := cc.encode(id)
 	if err != nil {
@@ -173,14 +157,12 @@ func (cc *cookieCodec) set(w http.ResponseWriter, https bool, id string, expires
 	return nil
 }
 
-// expire sends a cookie that removes ours from the browser.
 func (cc *cookieCodec) expire(w http.ResponseWriter, https bool) {
 	cc.send(w, cc.line("", time.Time{}, true, https))
 }
 
-// line writes the Set-Cookie header value in one allocation. Every part was
-// checked before: the name, path and domain by New, the value is an ID or
-// securecookie's base64, so nothing needs the escaping of http.Cookie.String.
+// line returns the Set-Cookie value in one allocation. New checked the name,
+// path and domain, and the value is base64, so none needs escaping.
 func (cc *cookieCodec) line(value string, expires time.Time, remove, https bool) string {
 	var b strings.Builder
 	b.Grow(96 + len(cc.name) + len(value) + len(cc.path) + len(cc.domain))
@@ -223,9 +205,7 @@ func (cc *cookieCodec) send(w http.ResponseWriter, line string) {
 	h := w.Header()
 	cookies, cacheControl := h["Set-Cookie"], h["Cache-Control"]
 	if cookies == nil && cacheControl == nil {
-		// The usual case, both headers new: one allocation holds both
-		// values. Each slice's capacity ends at its value, so appending to
-		// one copies it rather than writing over the other.
+		// One allocation for both; capped, so that an append copies.
 		both := []string{line, noCacheSetCookie}
 		h["Set-Cookie"], h["Cache-Control"] = both[0:1:1], both[1:2:2]
 		return

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 )
 
-// RejectReason says why a session cookie was not adopted. Its zero value
+// RejectReason says why a session cookie was not adopted; the zero value
 // means "not rejected".
 type RejectReason int
 
@@ -42,7 +42,7 @@ func (r RejectReason) String() string {
 
 // Event describes what a hook is told about. It never holds a raw ID.
 type Event struct {
-	// Tag is a short one-way fingerprint of the session (see Info.Handle),
+	// Tag is a short one-way fingerprint of the session (see [Info.Handle]),
 	// enough to tell sessions apart in logs; "" when there was no ID.
 	Tag string
 	// PreviousTag is the tag of the ID before a renewal (Renewed only).
@@ -52,35 +52,37 @@ type Event struct {
 	// ClientIP is the address of the request's client, when there is a
 	// request; the zero Addr otherwise.
 	ClientIP netip.Addr
-	// Reason is set for Rejected events.
+	// Reason is set for Rejected events only.
 	Reason RejectReason
 }
 
-// Hooks are optional callbacks on session life events; a nil func is not
-// called. Hooks run synchronously in the request's goroutine (or in the
-// caller's, for Manager methods), so they should be quick; they receive the
-// request's context as it was before the middleware. A hook must not call
-// methods of the request's Session, which may be locked while it runs. The
-// zero value calls nothing.
+// Hooks are optional callbacks on session life events, set with
+// [WithHooks]; a nil func is not called, and the zero value calls nothing.
+// Hooks run synchronously in the request's goroutine (or in the caller's, for
+// Manager methods), so they should be quick; they receive the request's
+// context as it was before the middleware. A hook must not call methods of
+// the request's Session, which may be locked while it runs.
 type Hooks struct {
-	// Created: a new session was written to the store.
+	// Created is called when a new session was written to the store.
 	Created func(context.Context, Event)
-	// Renewed: a session got a new ID (Renew, Login or rotation).
+	// Renewed is called when a session got a new ID ([Session.Renew],
+	// [Session.Login] or [WithRotation]).
 	Renewed func(context.Context, Event)
-	// Invalidated: a session was ended by Invalidate, Revoke,
-	// InvalidateUser, or the limit of WithMaxSessionsPerUser.
+	// Invalidated is called when a session was ended by
+	// [Session.Invalidate], [Manager.Revoke], [Manager.InvalidateUser], or
+	// the limit of [WithMaxSessionsPerUser].
 	Invalidated func(context.Context, Event)
-	// Expired: the manager found a session past its idle or absolute
-	// deadline and deleted it.
+	// Expired is called when the manager found a session past its idle or
+	// absolute deadline and deleted it.
 	Expired func(context.Context, Event)
-	// Rejected: a request's cookie was not adopted; Event.Reason says why.
-	// Rejections are normal after a logout elsewhere or a timeout (the
-	// cookie is then removed), but a client address behind many unknown IDs
-	// is guessing, and a stale ID or an IP mismatch may be a stolen cookie.
+	// Rejected is called when a request's cookie was not adopted;
+	// Event.Reason says why. Rejections are normal after a logout elsewhere
+	// or a timeout (the cookie is then removed), but a client address behind
+	// many unknown IDs is guessing, and a stale ID or an IP mismatch may be a
+	// stolen cookie.
 	Rejected func(context.Context, Event)
 }
 
-// fire calls hook f, if it is set.
 func fire(f func(context.Context, Event), ctx context.Context, e Event) {
 	if f != nil {
 		f(ctx, e)

@@ -8,11 +8,10 @@ import (
 	"io"
 )
 
-// IDGenerator makes new session IDs. An ID must be at least 22 and at most
-// 256 characters of the base64url alphabet (A–Z, a–z, 0–9, '-', '_'), so that
-// it needs no escaping in a cookie and carries at least 128 bits when random.
-// The manager checks every ID a generator returns and refuses one that breaks
-// these rules rather than issue it.
+// IDGenerator makes new session IDs. An ID must be 22 to 256 characters of the
+// base64url alphabet (A–Z, a–z, 0–9, '-', '_'), so that it needs no escaping
+// in a cookie and carries at least 128 bits when random. The manager refuses
+// an ID that breaks these rules, with [ErrWeakID], rather than issue it.
 //
 // Implementations must be safe for concurrent use.
 type IDGenerator interface {
@@ -21,32 +20,28 @@ type IDGenerator interface {
 	NewID() (string, error)
 }
 
-// idBytes is the length of a default ID before encoding: 256 bits.
-const idBytes = 32
-
-// Bounds of a well-formed ID; see IDGenerator.
 const (
+	idBytes  = 32 // a default ID's 256 bits
 	minIDLen = 22
 	maxIDLen = 256
 )
 
-// ErrWeakID is returned when an IDGenerator produces an ID that breaks the
-// rules of IDGenerator; such an ID is never issued.
+// ErrWeakID is returned when an [IDGenerator] produces an ID that breaks its
+// rules; such an ID is never issued.
 var ErrWeakID = errors.New("session: generated ID is not 22–256 base64url characters")
 
-// RandomIDGenerator is the default IDGenerator: 32 bytes from a random
+// RandomIDGenerator is the default [IDGenerator]: 32 bytes from a random
 // source, base64url without padding (43 characters).
 //
 // Its zero value reads from crypto/rand. It is safe for concurrent use when
 // its Reader is.
 type RandomIDGenerator struct {
 	// Reader is the source of randomness; nil means crypto/rand.Reader.
-	// Tests set it to a failing reader to check that errors propagate.
 	Reader io.Reader
 }
 
-// NewID returns 32 random bytes encoded as base64url without padding. An
-// error from the random source is returned with no ID.
+// NewID returns 32 random bytes encoded as base64url without padding, or the
+// random source's error.
 func (g RandomIDGenerator) NewID() (string, error) {
 	if g.Reader == nil {
 		return newRandomID()
@@ -58,9 +53,7 @@ func (g RandomIDGenerator) NewID() (string, error) {
 	return encodeID(b), nil
 }
 
-// newRandomID is NewID from crypto/rand. Kept apart from the io.Reader path,
-// its buffer does not escape to the heap: the ID string is the only
-// allocation.
+// newRandomID is apart from NewID so that its buffer stays on the stack.
 func newRandomID() (string, error) {
 	var b [idBytes]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -69,7 +62,6 @@ func newRandomID() (string, error) {
 	return encodeID(b[:]), nil
 }
 
-// encodeID returns the 32 bytes of b as base64url without padding.
 func encodeID(b []byte) string {
 	var out [43]byte // base64 of 32 bytes, without padding
 	base64.RawURLEncoding.Encode(out[:], b)
@@ -77,8 +69,7 @@ func encodeID(b []byte) string {
 }
 
 // wellFormedID reports whether id has the shape of an ID this library can
-// issue. It is the first check on any ID that comes from a client, so that
-// garbage never reaches the store.
+// issue: the first check on a client's ID, so garbage never reaches the store.
 func wellFormedID(id string) bool {
 	if len(id) < minIDLen || len(id) > maxIDLen {
 		return false
@@ -91,7 +82,6 @@ func wellFormedID(id string) bool {
 	return true
 }
 
-// base64URLChar marks the bytes of the base64url alphabet.
 var base64URLChar = func() (table [256]bool) {
 	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
 		table[c] = true
@@ -102,7 +92,7 @@ var base64URLChar = func() (table [256]bool) {
 // newID asks gen for an ID and checks its shape.
 func newID(gen IDGenerator) (string, error) {
 	if g, ok := gen.(RandomIDGenerator); ok && g.Reader == nil {
-		return newRandomID() // well formed by construction: no check needed
+		return newRandomID() // well formed by construction
 	}
 	id, err := gen.NewID()
 	if err != nil {

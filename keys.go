@@ -10,12 +10,10 @@ import (
 	"fmt"
 )
 
-// storeKey is the key under which a session is stored: the SHA-256 of its
-// ID, base64url-encoded. The store never sees a raw ID, so a copy of the
-// store gives nothing that works as a cookie.
+// storeKey is the base64url SHA-256 of id, under which a session is stored:
+// a copy of the store gives nothing that works as a cookie. The fixed-size
+// buffers keep the key string the only allocation.
 func storeKey(id string) string {
-	// The fixed-size buffers keep the hashing and encoding off the heap:
-	// the key string is the only allocation.
 	var in [maxIDLen]byte
 	var sum [sha256.Size]byte
 	if len(id) <= len(in) {
@@ -28,16 +26,14 @@ func storeKey(id string) string {
 	return string(out[:])
 }
 
-// tagOf is a short, one-way fingerprint of a store key, for logs and hooks:
-// it tells two sessions apart without giving away the ID or the key.
+// tagOf is a short one-way fingerprint of a store key, for logs and hooks.
 func tagOf(key string) string {
 	sum := sha256.Sum256([]byte("session tag\x00" + key))
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-// sealSuccessor encrypts newID with a key derived from oldID, for the
-// tombstone Renew leaves at the old key: only a client holding the old ID can
-// learn the new one, and a copy of the store reveals neither.
+// sealSuccessor encrypts newID with a key derived from oldID, for a
+// tombstone: only a holder of the old ID can learn the new one.
 func sealSuccessor(oldID, newID string) ([]byte, error) {
 	aead, err := successorCipher(oldID)
 	if err != nil {
@@ -51,7 +47,7 @@ func sealSuccessor(oldID, newID string) ([]byte, error) {
 }
 
 // openSuccessor reverses sealSuccessor; it fails for any other old ID or
-// for sealed bytes that were changed.
+// changed bytes.
 func openSuccessor(oldID string, sealed []byte) (string, error) {
 	aead, err := successorCipher(oldID)
 	if err != nil {

@@ -11,9 +11,8 @@ import (
 // old ID may be followed through.
 const maxTombstoneHops = 2
 
-// load makes s the session the request's cookie names, or leaves it new
-// when the cookie names none that may be adopted. Only a store failure is an
-// error. It runs before the handler, so s is not shared yet.
+// load makes s the session the request's cookie names, if it may be
+// adopted; only a store failure is an error. s is not shared yet.
 func (s *Session) load() error {
 	found, reason := s.m.cookie.read(s.r)
 	if reason != 0 {
@@ -28,16 +27,15 @@ func (s *Session) load() error {
 		}
 	}
 	if !s.isNew || found.copies > 1 {
-		// Adopted; or several cookies of our name came, and removing "ours"
-		// could delete the owner's live cookie rather than a tossed one.
+		// With several cookies, removing "ours" could hit the owner's live
+		// one rather than a tossed one.
 		s.expireCookie = false
 	}
 	return nil
 }
 
-// adopt makes the session stored for id the request's session, if it is
-// live, not expired by the manager's clock and bound to this client. hops
-// counts the tombstones followed to reach id.
+// adopt makes the session stored for id the request's, if it is live by the
+// manager's clock and bound to this client. hops counts tombstones followed.
 func (s *Session) adopt(id string, hops int) error {
 	m, ctx := s.m, s.r.Context()
 	key := storeKey(id)
@@ -74,23 +72,29 @@ func (s *Session) adopt(id string, hops int) error {
 	return nil
 }
 
-// follow handles a request that presents an ID replaced by Renew: within the
-// grace period it leads to the new session, after it the ID is stale.
+// follow leads an ID replaced by Renew to the new session within its grace
+// period; after it, the ID is stale.
 func (s *Session) follow(oldID, oldKey string, t *Tombstone, hops int) error {
-	if t.Successor == nil || !s.m.cfg.clock().Before(t.GraceUntil) || hops >= maxTombstoneHops {
-		s.reject(RejectStaleID, oldKey)
-		return nil
+	if hops < maxTombstoneHops {
+		if id, ok := s.successor(oldID, t); ok {
+			return s.adopt(id, hops+1)
+		}
 	}
-	newID, err := openSuccessor(oldID, t.Successor)
-	if err != nil {
-		s.reject(RejectStaleID, oldKey)
-		return nil
-	}
-	return s.adopt(newID, hops+1)
+	s.reject(RejectStaleID, oldKey)
+	return nil
 }
 
-// bound reports whether a client at addr may use a session created from
-// created, under WithIPBinding.
+// successor returns the ID that t leads oldID to, if its grace period runs.
+func (s *Session) successor(oldID string, t *Tombstone) (string, bool) {
+	if t == nil || t.Successor == nil || !s.m.cfg.clock().Before(t.GraceUntil) {
+		return "", false
+	}
+	id, err := openSuccessor(oldID, t.Successor)
+	return id, err == nil
+}
+
+// bound reports whether WithIPBinding lets addr use a session created from
+// created.
 func (m *Manager) bound(created, addr netip.Addr) bool {
 	if !created.IsValid() || !addr.IsValid() || created.Is4() != addr.Is4() {
 		return created == addr
@@ -104,21 +108,17 @@ func (m *Manager) bound(created, addr netip.Addr) bool {
 }
 
 // reject reports a cookie that was not adopted to the Rejected hook and the
-// debug log; the request goes on with a new, empty session. A cookie that can
-// never work again is removed from the browser (unless the response sets a
-// new one), so that a logged-out client stops presenting it. A stale ID or an
-// IP mismatch keeps its cookie: the response may be racing one that carries
-// the client's new ID, or the request may not come from the cookie's owner.
+// debug log, and removes it from the browser unless the response sets a new
+// one. A stale ID or an IP mismatch keeps its cookie: the response may race
+// one that carries the client's new ID, or the request not be the owner's.
 func (s *Session) reject(reason RejectReason, key string) {
 	s.expireCookie = reason != RejectStaleID && reason != RejectIPMismatch
 	m, ctx := s.m, s.r.Context()
 	if m.cfg.hooks.Rejected == nil && !m.log.Enabled(ctx, slog.LevelDebug) {
-		return // neither would see the event: spare its tag and address
+		return // spare the tag and address no one would see
 	}
-	e := Event{Reason: reason, ClientIP: s.clientAddr()}
-	if key != "" {
-		e.Tag = tagOf(key)
-	}
+	e := s.eventLocked(key) // s is not shared yet, and has no user
+	e.Reason = reason
 	m.log.DebugContext(ctx, "session: cookie rejected", "reason", reason.String(), "tag", e.Tag, "client", e.ClientIP)
 	fire(m.cfg.hooks.Rejected, ctx, e)
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -8,13 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Manager loads, saves and polices sessions for the handlers it wraps. Create
-// one with New, once, and share it: a Manager is safe for concurrent use.
+// one with [New], once, and share it; the zero value is not usable. A Manager
+// is safe for concurrent use.
 type Manager struct {
 	store      Store
 	users      UserIndex // nil when the store has none
@@ -64,8 +66,8 @@ func New(opts ...Option) (*Manager, error) {
 	return m, nil
 }
 
-// Close releases the default memory store's background work. It does not
-// close a store given with WithStore. It is safe to call more than once.
+// Close stops the background work of the default [MemoryStore]. It does not
+// close a store given with [WithStore]. It is safe to call more than once.
 func (m *Manager) Close() error {
 	if m.ownedStore != nil {
 		return m.ownedStore.Close()
@@ -73,7 +75,8 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Store returns the manager's store.
+// Store returns the manager's store: the one given with [WithStore], or its
+// own [MemoryStore].
 func (m *Manager) Store() Store { return m.store }
 
 func (m *Manager) defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -83,8 +86,8 @@ func (m *Manager) defaultErrorHandler(w http.ResponseWriter, r *http.Request, er
 
 // Info describes one live session of a user, for an "active sessions" page.
 type Info struct {
-	// Handle names the session for Revoke. It is not the session ID and
-	// cannot be turned into one.
+	// Handle names the session for [Manager.Revoke]. It is not the session
+	// ID and cannot be turned into one.
 	Handle string
 	// CreatedAt is when the session was created; LastSeen is when its idle
 	// deadline was last pushed forward (within the touch interval of the
@@ -98,6 +101,7 @@ type Info struct {
 }
 
 // UserSessions returns the live sessions of user, most recently seen first.
+// It fails with [ErrNoUserIndex] if the store has no [UserIndex].
 func (m *Manager) UserSessions(ctx context.Context, user string) ([]Info, error) {
 	recs, err := m.liveUserSessions(ctx, user)
 	if err != nil {
@@ -115,14 +119,8 @@ func (m *Manager) UserSessions(ctx context.Context, user string) ([]Info, error)
 			UserAgent: r.UserAgent,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].LastSeen.Equal(out[j].LastSeen) {
-			return out[i].LastSeen.After(out[j].LastSeen)
-		}
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.After(out[j].CreatedAt)
-		}
-		return out[i].Handle < out[j].Handle
+	slices.SortFunc(out, func(a, b Info) int {
+		return cmp.Or(b.LastSeen.Compare(a.LastSeen), b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.Handle, b.Handle))
 	})
 	return out, nil
 }
@@ -149,11 +147,11 @@ func (m *Manager) liveUserSessions(ctx context.Context, user string) ([]KeyedRec
 // InvalidateUser ends every session of user ("log out everywhere") and
 // returns how many ended, the current request's own session included: its
 // later changes are dropped. To keep the user logged in on this device (after
-// a password change, say), call the request's Session.Invalidate and then
-// Session.Login after InvalidateUser: that starts a fresh session.
+// a password change, say), call the request's [Session.Invalidate] and then
+// [Session.Login] after InvalidateUser: that starts a fresh session. It fails
+// with [ErrNoUserIndex] if the store has no [UserIndex].
 func (m *Manager) InvalidateUser(ctx context.Context, user string) (int, error) {
-	// Listing first costs a round trip but lets the Invalidated hook see
-	// every session that ends, as it does for Revoke.
+	// Listed first, at the cost of a round trip, for the Invalidated hook.
 	recs, err := m.liveUserSessions(ctx, user)
 	if err != nil {
 		return 0, err
@@ -168,17 +166,20 @@ func (m *Manager) InvalidateUser(ctx context.Context, user string) (int, error) 
 	return n, nil
 }
 
-// ErrUnknownHandle is returned by Revoke for a handle that names no live
-// session.
+// ErrUnknownHandle is returned by [Manager.Revoke] for a handle that names no
+// live session.
 var ErrUnknownHandle = errors.New("session: no live session has that handle")
 
-// Revoke ends the session named by handle, an Info.Handle. An application
-// should only pass handles it got from UserSessions for the logged-in user.
+// Revoke ends the session named by handle, an [Info.Handle]. An application
+// should only pass handles it got from [Manager.UserSessions] for the
+// logged-in user.
 func (m *Manager) Revoke(ctx context.Context, handle string) error {
-	user, _, ok := splitHandle(handle)
-	if !ok {
+	u, tag, ok := strings.Cut(handle, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(u)
+	if !ok || tag == "" || err != nil || len(raw) == 0 {
 		return ErrUnknownHandle
 	}
+	user := string(raw)
 	recs, err := m.liveUserSessions(ctx, user)
 	if err != nil {
 		return err
@@ -196,38 +197,23 @@ func (m *Manager) Revoke(ctx context.Context, handle string) error {
 	return ErrUnknownHandle
 }
 
-// endedByManager tells the Invalidated hook of a session of user that a
-// Manager method (not its own request) ended.
+// endedByManager tells the Invalidated hook about a session that a Manager
+// method, not its own request, ended.
 func (m *Manager) endedByManager(ctx context.Context, user string, kr KeyedRecord) {
 	if hook := m.cfg.hooks.Invalidated; hook != nil {
 		hook(ctx, Event{Tag: tagOf(kr.Key), User: user, ClientIP: kr.Record.ClientIP})
 	}
 }
 
-// handleOf names a user's session for Revoke: the user (so that Revoke finds
-// the session through the user index) and the session's tag.
+// handleOf names a session for Revoke: its user, so that Revoke can find it
+// through the user index, and its tag.
 func handleOf(user, key string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + tagOf(key)
 }
 
-func splitHandle(handle string) (user, tag string, ok bool) {
-	u, tag, ok := strings.Cut(handle, ".")
-	if !ok || tag == "" {
-		return "", "", false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(u)
-	if err != nil || len(raw) == 0 {
-		return "", "", false
-	}
-	return string(raw), tag, true
-}
-
-// enforceUserLimit ends user's sessions beyond WithMaxSessionsPerUser: all
-// but those whose IDs were issued last. Every Login ranks the sessions the
-// same way (by IssuedAt, then by key), so two Logins that race agree on
-// which sessions stay: the later login survives, not neither. The session
-// of the Login that calls it is ranked like the others, and ends when a
-// later Login raced it.
+// enforceUserLimit ends user's sessions beyond WithMaxSessionsPerUser, all
+// but those issued last. Every Login ranks them alike (by IssuedAt, then
+// key), so two racing Logins agree: the later one survives, not neither.
 func (m *Manager) enforceUserLimit(ctx context.Context, user string) error {
 	if m.cfg.maxPerUser <= 0 || user == "" {
 		return nil
@@ -236,12 +222,8 @@ func (m *Manager) enforceUserLimit(ctx context.Context, user string) error {
 	if err != nil || len(recs) <= m.cfg.maxPerUser {
 		return err
 	}
-	sort.Slice(recs, func(i, j int) bool {
-		a, b := recs[i].Record.IssuedAt, recs[j].Record.IssuedAt
-		if !a.Equal(b) {
-			return a.After(b)
-		}
-		return recs[i].Key > recs[j].Key
+	slices.SortFunc(recs, func(a, b KeyedRecord) int {
+		return cmp.Or(b.Record.IssuedAt.Compare(a.Record.IssuedAt), strings.Compare(b.Key, a.Key))
 	})
 	for _, kr := range recs[m.cfg.maxPerUser:] {
 		if err := m.store.Delete(ctx, kr.Key); err != nil {
@@ -252,11 +234,8 @@ func (m *Manager) enforceUserLimit(ctx context.Context, user string) error {
 	return nil
 }
 
-// idleDeadline returns the idle deadline that a request at now gives its
-// session. A request that only reads pushes the deadline to the store at
-// most once per touch interval, so the deadline reaches a touch interval
-// beyond the idle timeout: a session lives at least the idle timeout after
-// its last request, and at most the idle timeout plus the touch interval.
+// idleDeadline is the idle deadline a save at now gives the session: a touch
+// interval beyond the idle timeout, as reads push it once per interval.
 func (m *Manager) idleDeadline(now time.Time) time.Time {
 	return now.Add(m.cfg.idleTimeout + m.cfg.touchInterval)
 }

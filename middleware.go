@@ -8,19 +8,18 @@ import (
 	"strings"
 )
 
-// errCommitFailed is what a handler's Write returns after the session could
-// not be saved and the error handler answered instead.
+// errCommitFailed is what a handler's Write returns after the error handler
+// answered for a failed save.
 var errCommitFailed = errors.New("session: not written: the session could not be saved")
 
 // Handler returns middleware that loads the request's session before next
 // runs and saves it when the response starts. A store error while loading is
-// answered by the error handler, and next does not run. Every response gets
-// "Vary: Cookie".
+// answered by the error handler ([WithErrorHandler]), and next does not run.
+// Every response gets "Vary: Cookie".
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return &middleware{m: m, next: next}
 }
 
-// middleware is the handler Manager.Handler returns.
 type middleware struct {
 	m    *Manager
 	next http.Handler
@@ -37,15 +36,14 @@ func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.writer = responseWriter{ResponseWriter: w, s: s}
-	// WithContext is inlined here, so its copy of r stays on the stack: the
-	// handler's request is st.req, allocated with the rest of st.
+	// WithContext's copy of r stays on the stack; st.req is the one kept.
 	st.req = *r.WithContext(st.attach(r.Context()))
 	h.next.ServeHTTP(&st.writer, &st.req)
 	st.writer.finish()
 }
 
-// responseWriter saves the session at the first WriteHeader, Write, Flush or
-// Hijack, before any byte goes out, and never buffers the response.
+// responseWriter saves the session before the first byte goes out, and
+// never buffers the response.
 type responseWriter struct {
 	http.ResponseWriter
 	s *Session
@@ -68,10 +66,8 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// Flush saves the session, then flushes, so streaming works.
 func (w *responseWriter) Flush() { _ = w.FlushError() }
 
-// FlushError is Flush for http.ResponseController.
 func (w *responseWriter) FlushError() error {
 	if !w.begin() {
 		return errCommitFailed
@@ -79,12 +75,10 @@ func (w *responseWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// Hijack hands over the connection, then saves the session. The response
-// written on a hijacked connection carries no cookie, so a new session is
-// not created and a due rotation does not happen. A pending Login or Renew
-// needs its new ID delivered: Hijack then fails with ErrHijackPendingRenewal
-// and hands nothing over. When the underlying Hijack fails (HTTP/2, say),
-// the session is left as it was, for the handler's ordinary response.
+// Hijack hands over the connection, then saves the session. A hijacked
+// response carries no cookie, so no session is created and no rotation
+// happens; a pending Login or Renew makes Hijack fail instead. When the
+// underlying Hijack fails (HTTP/2, say), the session is left as it was.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	s := w.s
 	s.mu.Lock()
@@ -104,7 +98,7 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	s.hijacked = true
 	if err := s.commitOnceLocked(w.ResponseWriter); err != nil {
-		// No response can tell the client: the connection is closed.
+		// No response can carry the error: close the connection.
 		s.m.log.ErrorContext(s.r.Context(), "session: saving before a hijack", "tag", tagOf(s.key), "error", err)
 		conn.Close()
 		return nil, nil, errCommitFailed
@@ -112,9 +106,8 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, rw, nil
 }
 
-// varyCookie adds "Vary: Cookie" to h. When h has no Vary yet, the value
-// lives in st rather than in an allocation of its own; its slice is capped,
-// so a Vary the handler adds later goes to a copy.
+// varyCookie adds "Vary: Cookie" to h, in st's room if h has no Vary yet;
+// capped, so that a later append copies.
 func (st *requestState) varyCookie(h http.Header) {
 	if v, ok := h["Vary"]; ok {
 		h["Vary"] = append(v, "Cookie")
@@ -124,9 +117,8 @@ func (st *requestState) varyCookie(h http.Header) {
 	h["Vary"] = st.vary[:1:1]
 }
 
-// varyCookieAtStart adds "Cookie" to Vary as the response starts, unless
-// Vary names it (or "*") already: the middleware added it before the
-// handler ran, but a handler may have replaced Vary since.
+// varyCookieAtStart adds "Cookie" to Vary unless it is there (or "*"): the
+// handler may have replaced the Vary that varyCookie set.
 func varyCookieAtStart(h http.Header) {
 	for _, v := range h["Vary"] {
 		for v != "" {
@@ -141,13 +133,10 @@ func varyCookieAtStart(h http.Header) {
 	h["Vary"] = append(h["Vary"], "Cookie")
 }
 
-// Unwrap gives http.ResponseController the underlying writer, for deadlines
-// and other controls.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// begin saves the session the first time the response starts and reports
-// whether the handler's response may go out. If saving fails, the error
-// handler answers the request instead.
+// begin saves the session as the response starts and reports whether the
+// handler's response may go out; if not, the error handler answered.
 func (w *responseWriter) begin() bool {
 	s := w.s
 	committed, err := s.commitOnce(w.ResponseWriter)
@@ -156,9 +145,7 @@ func (w *responseWriter) begin() bool {
 	}
 	varyCookieAtStart(w.ResponseWriter.Header())
 	if err != nil {
-		// The error handler answers instead of the application: none of the
-		// application's headers (a Location, a Content-Encoding, a caching
-		// directive) may describe the error response.
+		// None of the application's headers may describe the error response.
 		h := w.ResponseWriter.Header()
 		clear(h)
 		h.Set("Vary", "Cookie")
@@ -168,25 +155,20 @@ func (w *responseWriter) begin() bool {
 	return true
 }
 
-// finish runs after the handler: it saves a session whose handler wrote
-// nothing, and saves changes made after the response started, which can
-// reach the store but no longer the cookie.
+// finish runs after the handler: it saves the session if nothing was
+// written, or else the changes made since, which reach the store but no
+// longer the cookie.
 func (w *responseWriter) finish() {
 	s := w.s
 	s.mu.Lock()
-	started, failed := s.started, s.failed
-	s.mu.Unlock()
-	if !started {
+	if !s.started {
+		s.mu.Unlock()
 		w.begin()
 		return
 	}
-	if failed {
-		return
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.pending.changes() {
-		return // nothing happened to the session since it was saved
+	if s.failed || !s.pending.changes() {
+		return
 	}
 	if err := s.commitLocked(w.ResponseWriter); err != nil {
 		s.m.log.ErrorContext(s.r.Context(), "session: saving changes made after the response started", "tag", tagOf(s.key), "error", err)

@@ -16,14 +16,13 @@ const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour
 	// DefaultRotationGrace is the grace period of renewals made by
-	// WithRotation (or WithRenewGrace's, if longer): long enough for the
+	// [WithRotation] (or [WithRenewGrace]'s, if longer): long enough for the
 	// requests a page fires at once to carry the old ID and still succeed.
 	DefaultRotationGrace = 5 * time.Second
-	// minSigningKeyLen is the shortest HMAC key WithSigningKeys accepts.
-	minSigningKeyLen = 32
+	minSigningKeyLen     = 32
 )
 
-// Option configures a Manager in New. Options only record what they are
+// Option configures a Manager in [New]. Options only record what they are
 // given; New checks the whole configuration and returns an error for a bad
 // one.
 type Option func(*config)
@@ -37,8 +36,7 @@ const (
 	secureNever
 )
 
-// config is the whole configuration of a Manager, with every default set in
-// defaultConfig.
+// config is a Manager's configuration; defaultConfig sets every default.
 type config struct {
 	store            Store
 	cookieName       string
@@ -81,8 +79,8 @@ func defaultConfig() config {
 	}
 }
 
-// WithStore sets the store (default: a MemoryStore that Manager.Close
-// closes). A store given here is not closed by the Manager.
+// WithStore sets the store. The default is a [MemoryStore] that
+// [Manager.Close] closes; a store given here is not closed by the Manager.
 func WithStore(s Store) Option { return func(c *config) { c.store = s } }
 
 // WithCookieName sets the cookie's name (default "session"), such as
@@ -94,17 +92,17 @@ func WithCookieName(name string) Option { return func(c *config) { c.cookieName 
 // WithCookiePath sets the cookie's Path (default "/").
 func WithCookiePath(path string) Option { return func(c *config) { c.cookiePath = path } }
 
-// WithCookieDomain sets the cookie's Domain (default none: the cookie goes
-// back only to the host that set it, which is the safer choice).
+// WithCookieDomain sets the cookie's Domain. The default, none, sends the
+// cookie back only to the host that set it, which is the safer choice.
 func WithCookieDomain(domain string) Option { return func(c *config) { c.cookieDomain = domain } }
 
 // WithSameSite sets the cookie's SameSite attribute (default Lax). None
 // requires a cookie that is always Secure.
 func WithSameSite(s http.SameSite) Option { return func(c *config) { c.sameSite = s } }
 
-// WithSecure forces the cookie's Secure attribute on or off. Without it the
+// WithSecure forces the cookie's Secure attribute on or off. By default the
 // cookie is Secure whenever the request came over TLS or a trusted proxy
-// (WithTrustedProxies) says it did.
+// ([WithTrustedProxies]) says it did.
 func WithSecure(secure bool) Option {
 	return func(c *config) {
 		c.secure = secureNever
@@ -123,7 +121,7 @@ func WithPersistentCookie(persistent bool) Option {
 
 // WithIdleTimeout sets how long a session lives without a request (default
 // 30 minutes). Since a read-only request pushes the idle deadline only once
-// per touch interval (WithTouchInterval), each push sets it the idle timeout
+// per touch interval ([WithTouchInterval]), each push sets it the idle timeout
 // plus the touch interval ahead: a session lives at least d after its last
 // request, and at most d plus the touch interval.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
@@ -137,8 +135,8 @@ func WithAbsoluteTimeout(d time.Duration) Option {
 // WithIPBinding binds each session to the network prefix of the client that
 // created it: a request from outside the prefix does not get the session. 32
 // and 128 bind to the exact address; 24 and 64 tolerate address changes
-// inside one network. Default: no binding. See the package documentation for
-// its limits (NAT, mobile networks).
+// inside one network. The default is no binding. See the package
+// documentation for its limits (NAT, mobile networks).
 func WithIPBinding(v4PrefixBits, v6PrefixBits int) Option {
 	return func(c *config) {
 		c.v4Bits, c.v6Bits, c.ipBindingChanged = v4PrefixBits, v6PrefixBits, true
@@ -146,11 +144,11 @@ func WithIPBinding(v4PrefixBits, v6PrefixBits int) Option {
 }
 
 // WithTrustedProxies lists the addresses or CIDR prefixes of reverse proxies
-// whose forwarding header (see WithProxyHeader) is believed, for the client's
+// whose forwarding header ([WithProxyHeader]) is believed, for the client's
 // address and for whether it used https. IPv4 given in IPv4-mapped IPv6 form
 // (::ffff:10.0.0.0/104) is read as IPv4 (10.0.0.0/8); New refuses a range
-// that holds all of the mapped space and more (such as ::/0). Default none:
-// such headers are ignored, and the client is RemoteAddr.
+// that holds all of the mapped space and more (such as ::/0). The default is
+// none: such headers are ignored, and the client is RemoteAddr.
 func WithTrustedProxies(cidrs ...string) Option {
 	return func(c *config) { c.trustedProxies = append(c.trustedProxies, cidrs...) }
 }
@@ -164,48 +162,49 @@ func WithProxyHeader(name string) Option {
 	return func(c *config) { c.proxyHeader = http.CanonicalHeaderKey(name) }
 }
 
-// WithSigningKeys makes the cookie carry the ID signed with HMAC-SHA256.
-// The first key signs; every key verifies, so keys can be rotated without
-// logging anyone out. Each key must be at least 32 bytes. Default: unsigned
-// (the ID's 256 random bits are what protect it; a signature also lets the
-// manager reject forged cookies without a store lookup).
+// WithSigningKeys makes the cookie carry the ID signed with HMAC-SHA256, so
+// that forged cookies are refused without a store lookup. The first key
+// signs; every key verifies, so keys can be rotated without logging anyone
+// out. Each key must be at least 32 bytes. The default is unsigned: the ID's
+// 256 random bits are what protect it.
 func WithSigningKeys(keys ...[]byte) Option {
 	return func(c *config) { c.signingKeys, c.signingSet = keys, true }
 }
 
-// WithIDGenerator replaces the ID generator (default RandomIDGenerator).
+// WithIDGenerator replaces the ID generator (default [RandomIDGenerator]).
 func WithIDGenerator(g IDGenerator) Option { return func(c *config) { c.idGenerator = g } }
 
-// WithRenewGrace lets an ID replaced by Renew (or by WithRotation, whose
-// grace is at least DefaultRotationGrace) keep working for d, only as a
-// pointer to the renewed session (the client is sent the new ID again), so
+// WithRenewGrace lets an ID replaced by [Session.Renew] (or by [WithRotation],
+// whose grace is at least [DefaultRotationGrace]) keep working for d, only as
+// a pointer to the renewed session (the client is sent the new ID again), so
 // that requests already in flight are not lost. After d the old ID is
-// rejected as stale. Login ignores it: the ID from before a login is dead at
-// once, or whoever planted it would reach the logged-in session. Default 0.
+// rejected as stale. [Session.Login] ignores it: the ID from before a login is
+// dead at once, or whoever planted it would reach the logged-in session.
+// Default 0.
 func WithRenewGrace(d time.Duration) Option { return func(c *config) { c.renewGrace = d } }
 
 // WithRotation renews every session's ID once it is older than every, with a
-// grace period of DefaultRotationGrace. Default 0: no rotation.
+// grace period of [DefaultRotationGrace]. Default 0: no rotation.
 func WithRotation(every time.Duration) Option { return func(c *config) { c.rotation = every } }
 
 // WithTouchInterval sets how often a read-only request pushes the session's
 // idle deadline to the store (default: a tenth of the idle timeout). It is
 // also how much longer than the idle timeout a session may live (see
-// WithIdleTimeout).
+// [WithIdleTimeout]).
 func WithTouchInterval(d time.Duration) Option { return func(c *config) { c.touchInterval = d } }
 
 // WithMaxSessionsPerUser limits how many sessions one user may have: each
-// Login keeps the user's n sessions whose IDs were issued last (at login, or
-// at a later Renew or rotation) and ends the others, so the n+1-th Login ends
+// [Session.Login] keeps the user's n sessions whose IDs were issued last (at
+// login, or at a later renewal) and ends the others, so the n+1-th Login ends
 // the oldest. Two Logins that race rank the sessions alike, and the later one
-// stays. The store must implement UserIndex. Default 0: no limit.
+// stays. The store must implement [UserIndex]. Default 0: no limit.
 func WithMaxSessionsPerUser(n int) Option { return func(c *config) { c.maxPerUser = n } }
 
 // WithHooks sets callbacks on session events (default none).
 func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 
 // WithLogger sets the logger for warnings and errors (default
-// slog.Default()). Log records never contain a raw ID.
+// [slog.Default]). Log records never contain a raw ID.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithErrorHandler sets what answers a request when the session cannot be
@@ -216,18 +215,19 @@ func WithErrorHandler(h func(http.ResponseWriter, *http.Request, error)) Option 
 	return func(c *config) { c.errorHandler = h }
 }
 
-// WithClock sets the manager's clock (default time.Now). Timeouts are
+// WithClock sets the manager's clock (default [time.Now]). Timeouts are
 // enforced with it, whatever the store does.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
 
-// WithCodec sets how values are encoded for the store (default DefaultCodec).
+// WithCodec sets how values are encoded for the store (default
+// [DefaultCodec]).
 func WithCodec(codec Codec) Option { return func(c *config) { c.codec = codec } }
 
-// validate checks c and returns every problem found, joined.
+// validate returns every problem with c, joined.
 func (c *config) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("session: "+format, args...)) }
-	errs = append(errs, c.validateCookie()...)
+	c.validateCookie(add)
 	if c.idleTimeout <= 0 {
 		add("idle timeout must be positive, got %v", c.idleTimeout)
 	}
@@ -271,9 +271,7 @@ func (c *config) validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *config) validateCookie() []error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("session: "+format, args...)) }
+func (c *config) validateCookie(add func(format string, args ...any)) {
 	if !isToken(c.cookieName) {
 		add("cookie name %q is not a valid token", c.cookieName)
 	}
@@ -284,24 +282,22 @@ func (c *config) validateCookie() []error {
 		add("cookie path %q must start with / and hold no ; or spaces", c.cookiePath)
 	}
 	hostPrefix := strings.HasPrefix(c.cookieName, "__Host-")
+	securePrefix := hostPrefix || strings.HasPrefix(c.cookieName, "__Secure-")
 	if hostPrefix && (c.cookieDomain != "" || c.cookiePath != "/") {
 		add("a __Host- cookie must have Path=/ and no Domain")
 	}
-	if (hostPrefix || strings.HasPrefix(c.cookieName, "__Secure-")) && c.secure == secureNever {
+	if securePrefix && c.secure == secureNever {
 		add("a %s cookie must be Secure", c.cookieName)
 	}
-	if c.sameSite == http.SameSiteNoneMode && c.secure != secureAlways && !hostPrefix &&
-		!strings.HasPrefix(c.cookieName, "__Secure-") {
+	if c.sameSite == http.SameSiteNoneMode && c.secure != secureAlways && !securePrefix {
 		add("SameSite=None needs WithSecure(true): browsers drop such cookies otherwise")
 	}
-	return errs
 }
 
-// parsePrefix reads "10.0.0.0/8" or a single address. Peer addresses are
-// read unmapped (parseHostPort), so IPv4 written in IPv4-mapped IPv6 form is
-// unmapped here too, or it would never match: ::ffff:10.0.0.0/104 is
-// 10.0.0.0/8. A range that holds the mapped space and more has no IPv4 form,
-// and one with a zone matches no peer: both are refused.
+// parsePrefix reads "10.0.0.0/8" or a single address. Peers are matched
+// unmapped (parseHostPort), so an IPv4-mapped prefix is unmapped too, or it
+// would never match; a range holding the mapped space and more has no IPv4
+// form, and a zone matches no peer: both are refused.
 func parsePrefix(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
@@ -319,7 +315,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	p = p.Masked()
-	mapped := netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff}) // ::ffff:0.0.0.0, the first of ::ffff:0:0/96
+	mapped := netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff}) // ::ffff:0.0.0.0
 	switch {
 	case p.Addr().Is4In6() && p.Bits() >= 96:
 		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96), nil
@@ -345,8 +341,8 @@ func isToken(s string) bool {
 	return true
 }
 
-// isDomain reports whether s is a plausible cookie domain: dot-separated
-// labels of letters, digits and hyphens, with an optional leading dot.
+// isDomain reports whether s is dot-separated labels of letters, digits and
+// hyphens, with an optional leading dot.
 func isDomain(s string) bool {
 	s = strings.TrimPrefix(s, ".")
 	if s == "" || len(s) > 253 {

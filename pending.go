@@ -2,16 +2,15 @@ package session
 
 import "slices"
 
-// pending holds a request's changes to its session's values and user, until
-// the manager sends them to the store as a Delta. Requests change few keys,
-// so small slices serve better than maps: no hashing, and no map to allocate
-// for the common single Set.
+// pending holds a request's changes to its session's values and user. Slices
+// rather than maps, as requests change few keys: no hashing, and the common
+// single Set allocates nothing.
 type pending struct {
-	set     []pendingValue  // at most one entry per key; starts in first
-	first   [1]pendingValue // the room of the first Set, which then allocates nothing
-	deleted []string        // stored keys to remove; never also in set
-	cleared bool            // every stored value is to go
-	user    *string         // a Login's user
+	set     []pendingValue // at most one entry per key; starts in first
+	first   [1]pendingValue
+	deleted []string // stored keys to remove; never also in set
+	cleared bool     // every stored value is to go
+	user    *string  // a Login's user
 }
 
 type pendingValue struct {
@@ -19,7 +18,6 @@ type pendingValue struct {
 	v   any
 }
 
-// value returns the value set for key in this request.
 func (p *pending) value(key string) (any, bool) {
 	for i := range p.set {
 		if p.set[i].key == key {
@@ -62,10 +60,8 @@ func (p *pending) clear() {
 	p.set, p.deleted, p.cleared = nil, nil, true
 }
 
-// reset forgets every change, after they were written or dropped.
 func (p *pending) reset() { *p = pending{} }
 
-// changes reports whether there is anything to write.
 func (p *pending) changes() bool {
 	return len(p.set) > 0 || len(p.deleted) > 0 || p.cleared || p.user != nil
 }
@@ -73,8 +69,6 @@ func (p *pending) changes() bool {
 // writes reports whether the changes give a new session something to store.
 func (p *pending) writes() bool { return len(p.set) > 0 || p.user != nil }
 
-// delta encodes the changes with codec. The Delta owns its Set map, so a
-// new record can keep it as its values.
 func (p *pending) delta(codec Codec) (Delta, error) {
 	d := Delta{Clear: p.cleared, User: p.user}
 	if len(p.set) > 0 {
@@ -94,8 +88,8 @@ func (p *pending) delta(codec Codec) (Delta, error) {
 	return d, nil
 }
 
-// values encodes the values set, for a new session's record. Small values
-// are encoded on the stack first, so that the Values are one allocation.
+// values encodes the values set, for a new session. Encoding on the stack
+// first makes the Values one allocation.
 func (p *pending) values(codec Codec) (Values, error) {
 	if len(p.set) == 0 {
 		return Values{}, nil

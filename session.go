@@ -11,17 +11,20 @@ import (
 	"unicode/utf8"
 )
 
-// Errors of Session methods.
+// Errors of [Session] methods.
 var (
-	// ErrResponseStarted: the response's headers are out, so a new ID
-	// could no longer reach the client.
+	// ErrResponseStarted is returned by [Session.Renew] and [Session.Login]
+	// once the response's headers are out: a new ID could no longer reach
+	// the client.
 	ErrResponseStarted = errors.New("session: response already started; the new ID could not be sent")
-	// ErrInvalidUser: Login was called with an empty user, or one that is
-	// not valid UTF-8 or holds a NUL byte (stores may keep users as text).
+	// ErrInvalidUser is returned by [Session.Login] for an empty user, or one
+	// that is not valid UTF-8 or holds a NUL byte (stores may keep users as
+	// text).
 	ErrInvalidUser = errors.New("session: Login needs a non-empty, valid UTF-8 user without NUL")
-	// ErrHijackPendingRenewal: the handler hijacked the connection after
-	// Login or Renew, whose new ID only the response's cookie can deliver.
-	// Finish the login with an ordinary response first.
+	// ErrHijackPendingRenewal is returned when the handler hijacks the
+	// connection after [Session.Login] or [Session.Renew], whose new ID only
+	// the response's cookie can deliver. Finish the login with an ordinary
+	// response first.
 	ErrHijackPendingRenewal = errors.New("session: cannot hijack the connection: a Login or Renew waits for the response to carry its new ID")
 )
 
@@ -30,7 +33,7 @@ var (
 // reach the store as a delta of the keys that changed when the response
 // starts (or when the handler returns, if it wrote nothing).
 //
-// Get it with FromContext inside the Manager's middleware. Its methods are
+// Get it with [FromContext] inside the Manager's middleware. Its methods are
 // safe for concurrent use by the goroutines of one request; a Session must
 // not outlive its request.
 type Session struct {
@@ -39,13 +42,13 @@ type Session struct {
 	mu sync.Mutex
 
 	id, key string  // the live ID and its store key; "" for a new session
-	rec     *Record // the record as last loaded or written; nil if none
+	rec     *Record // as last loaded or written; nil if none
 	isNew   bool    // the request came without a live session
 
 	pending pending // changes to values and user, sent at the next commit
 	renewal renewal // the new ID the session moves to at the next commit
 
-	expireCookie bool // the cookie names no session (ended or dead): remove it unless replaced
+	expireCookie bool // the cookie names no session: remove it unless replaced
 	resendCookie bool // the client used an old ID within its grace period
 	started      bool // the response's headers are out
 	hijacked     bool // the handler took over the connection
@@ -55,13 +58,12 @@ type Session struct {
 	clientIPKnown bool
 }
 
-// renewal is a pending change of the session's ID. It is always set or
-// cleared as a whole, so that nothing of one renewal (a rotation's right to
-// be postponed, its grace period) survives into another.
+// renewal is a pending change of the session's ID, always set or cleared as
+// a whole so that nothing of one renewal survives into another.
 type renewal struct {
-	to       string        // the new ID, issued at commit; "" for none
+	to       string        // the new ID; "" for none
 	grace    time.Duration // how long the old ID keeps leading to the new one
-	rotation bool          // WithRotation's: may be postponed, unlike a handler's Login or Renew
+	rotation bool          // WithRotation's: may be postponed, unlike Login or Renew
 }
 
 // ID returns the session's ID, as carried by its cookie: "" until the session
@@ -190,7 +192,7 @@ func (s *Session) CreatedAt() time.Time {
 	return s.rec.CreatedAt
 }
 
-// Handle returns the session's Info.Handle, so that an "active sessions"
+// Handle returns the session's [Info.Handle], so that an "active sessions"
 // page can mark the current one; "" for an anonymous session or one not yet
 // in the store. After Login or Renew it is the handle of the new ID.
 func (s *Session) Handle() string {
@@ -200,16 +202,16 @@ func (s *Session) Handle() string {
 	if s.rec == nil || user == "" {
 		return ""
 	}
-	if s.renewal.to != "" { // the key the session will have once renewed
+	if s.renewal.to != "" {
 		return handleOf(user, storeKey(s.renewal.to))
 	}
 	return handleOf(user, s.key)
 }
 
 // Renew gives the session a new ID and keeps its data; the old ID stops
-// working (after the WithRenewGrace period, if set). Call it whenever the
+// working (after the [WithRenewGrace] period, if set). Call it whenever the
 // session's privilege changes. The new ID is issued when the response starts;
-// Renew fails with ErrResponseStarted after that, and with the ID
+// Renew fails with [ErrResponseStarted] after that, and with the ID
 // generator's error if it has one. Renewing a session that does not exist in
 // the store yet does nothing: it gets a fresh ID when created.
 func (s *Session) Renew() error {
@@ -218,7 +220,7 @@ func (s *Session) Renew() error {
 	return s.renewLocked(s.m.cfg.renewGrace, false)
 }
 
-// renewLocked sets a renewal to a new ID, replacing any pending one.
+// renewLocked replaces any pending renewal with one to a new ID.
 func (s *Session) renewLocked(grace time.Duration, rotation bool) error {
 	if s.started {
 		return ErrResponseStarted
@@ -235,10 +237,10 @@ func (s *Session) renewLocked(grace time.Duration, rotation bool) error {
 }
 
 // Login renews the session's ID and records user as its user: the defence
-// against session fixation. It ignores WithRenewGrace: an ID from before the
-// login never leads to the logged-in session, or whoever planted it would be
-// logged in too. A new session is created with user even if it holds no
-// values.
+// against session fixation. It ignores [WithRenewGrace]: an ID from before
+// the login never leads to the logged-in session, or whoever planted it would
+// be logged in too. A new session is created with user even if it holds no
+// values. Login fails with [ErrInvalidUser] or as Renew does.
 func (s *Session) Login(user string) error {
 	if user == "" || !utf8.ValidString(user) || strings.IndexByte(user, 0) >= 0 {
 		return ErrInvalidUser
@@ -256,7 +258,7 @@ func (s *Session) Login(user string) error {
 // concurrent renewal moved it), and a response that has not started yet
 // carries a cookie that removes it. Later requests with its ID get a fresh,
 // empty session. Values set after Invalidate start a new session with a new
-// ID.
+// ID. It returns the store's error, if any.
 func (s *Session) Invalidate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -274,24 +276,22 @@ func (s *Session) Invalidate() error {
 }
 
 // forgetLocked makes s a session that is not in the store and has nothing
-// pending: what Invalidate leaves, and what a session ended by another
-// request becomes.
+// pending.
 func (s *Session) forgetLocked() {
 	s.detachLocked()
 	s.pending.reset()
 }
 
 // detachLocked makes s a session that is not in the store, keeping the
-// request's pending changes for a new one.
+// pending changes for a new one.
 func (s *Session) detachLocked() {
 	s.rec, s.id, s.key = nil, "", ""
 	s.renewal = renewal{}
 	s.resendCookie = false
 }
 
-// commitOnce saves the session if the response has not started yet; it
-// reports whether it did, and the error of the first save (which, when the
-// save happened earlier, means the error handler answered already).
+// commitOnce saves the session unless the response started already. It
+// reports whether it saved, and the error of the first save.
 func (s *Session) commitOnce(w http.ResponseWriter) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -304,7 +304,6 @@ func (s *Session) commitOnce(w http.ResponseWriter) (bool, error) {
 	return true, s.commitOnceLocked(w)
 }
 
-// commitOnceLocked saves the session as the response starts.
 func (s *Session) commitOnceLocked(w http.ResponseWriter) error {
 	err := s.commitLocked(w)
 	s.started, s.failed = true, err != nil
@@ -337,7 +336,6 @@ func (s *Session) clientAddr() netip.Addr {
 	return s.clientIP
 }
 
-// resetPendingLocked forgets the changes that were just written.
 func (s *Session) resetPendingLocked() {
 	s.pending.reset()
 	s.renewal = renewal{}

@@ -7,40 +7,41 @@ import (
 	"time"
 )
 
-// Errors of the Store contract. Stores return them (wrapped or not) so that
-// callers can test with errors.Is.
+// Errors of the [Store] contract. Stores return them, wrapped or not, for
+// [errors.Is].
 var (
-	// ErrNotFound: no record at that key (missing, deleted, or expired and
-	// dropped by the store); from Update and Renew, also one they must not
-	// change (expired, or a tombstone).
+	// ErrNotFound is returned when a key holds no record (missing, deleted,
+	// or expired and dropped by the store), and by Update and Renew when it
+	// holds one they must not change (expired, or a tombstone).
 	ErrNotFound = errors.New("session: record not found")
-	// ErrExists: Create or Renew found a record already at the new key.
+	// ErrExists is returned when Create or Renew finds a record already at
+	// the new key.
 	ErrExists = errors.New("session: record already exists")
-	// ErrNoUserIndex: the store does not implement UserIndex.
+	// ErrNoUserIndex is returned when a feature needs a [UserIndex] that the
+	// store does not implement.
 	ErrNoUserIndex = errors.New("session: store has no user index")
 )
 
-// Record is what a store keeps for one session. The store keeps it under the
-// SHA-256 of the session ID, never under the ID itself.
+// Record is what a store keeps for one session, under the SHA-256 of the
+// session ID, never under the ID itself.
 //
-// A Record returned by Load may be shared with other readers: callers must not
-// modify it, and a store must not modify a Record after it has returned it
-// (the memory store replaces records instead of editing them). Its Values
-// cannot be modified.
+// A Record returned by Load may be shared with other readers: callers must
+// not modify it, and a store must not modify a Record after returning it.
+// Its Values cannot be modified.
 type Record struct {
 	// Values holds each key with its value as encoded by the manager's
-	// Codec. Stores treat values as opaque bytes.
+	// [Codec]; stores treat values as opaque bytes.
 	Values Values
 	// User is the logged-in user, "" for an anonymous session. It is valid
-	// UTF-8 without NUL bytes (Login refuses others), so stores may keep it
-	// as text.
+	// UTF-8 without NUL bytes ([Session.Login] refuses others), so stores
+	// may keep it as text.
 	User string
 	// CreatedAt is when the session was created; LastSeen is when its idle
 	// deadline was last pushed forward; IssuedAt is when its current ID was
 	// issued (at creation or at the last renewal).
 	CreatedAt, LastSeen, IssuedAt time.Time
 	// IdleDeadline and AbsoluteDeadline bound the session's life; the store
-	// may drop the record at the earlier of the two (see ExpiresAt).
+	// may drop the record at the earlier of the two (see [Record.ExpiresAt]).
 	IdleDeadline, AbsoluteDeadline time.Time
 	// ClientIP is the client's address when the session was created, for IP
 	// binding and for listing a user's sessions. It may be the zero Addr.
@@ -53,7 +54,7 @@ type Record struct {
 	Tombstone *Tombstone
 }
 
-// ExpiresAt is the moment after which the record is dead: the earlier of
+// ExpiresAt returns the moment after which the record is dead: the earlier of
 // its idle and absolute deadlines.
 func (r *Record) ExpiresAt() time.Time {
 	if r.AbsoluteDeadline.Before(r.IdleDeadline) {
@@ -62,22 +63,21 @@ func (r *Record) ExpiresAt() time.Time {
 	return r.IdleDeadline
 }
 
-// Tombstone marks a key whose session moved to a new key with Renew.
+// Tombstone marks a key whose session [Store.Renew] moved to a new key.
 type Tombstone struct {
 	// Successor is the new ID sealed with a key derived from the old raw ID,
 	// so that only a holder of the old ID can read it; nil when the renewal
 	// had no grace period. The store never holds a raw ID in clear.
 	Successor []byte
-	// Next is the new key (Renew's newKey), so that Delete can follow a
-	// renewal that raced with it.
+	// Next is the new key, so that Delete can follow a renewal that raced
+	// with it.
 	Next string
 	// GraceUntil is the end of the grace period during which the old ID
 	// still leads to the new session.
 	GraceUntil time.Time
-	// Expires is when the tombstone itself may go: both deadlines of the
-	// record that holds it. It is at or after GraceUntil, and later still
-	// so that a use of the old ID after the grace is recognised as stale (a
-	// hijack signal), not just unknown.
+	// Expires is when the tombstone itself may go. It is at or after
+	// GraceUntil, and later still so that a use of the old ID after the grace
+	// is recognised as stale (a hijack signal), not just unknown.
 	Expires time.Time
 }
 
@@ -135,16 +135,15 @@ func (d *Delta) Apply(r *Record) *Record {
 // ExpiresAt has passed (by the store's clock) is expired. A store may drop
 // an expired record at any time. Until it does, only Load may return it;
 // every other method treats it as gone: Update and Renew fail with
-// ErrNotFound, Create may replace it, and a UserIndex neither lists nor
+// [ErrNotFound], Create may replace it, and a [UserIndex] neither lists nor
 // counts it.
 type Store interface {
-	// Load returns the record at key, or ErrNotFound. It may return a
-	// session record whose ExpiresAt has passed, as long as the store holds
-	// it, but only with the deadlines it was given: an expired record is
-	// never returned as live (with a later ExpiresAt). The manager then
-	// reports it as expired and deletes it, so that a clock stepping back
-	// cannot revive it. An expired tombstone, whose expiry the manager does
-	// not check, is never returned: Load fails with ErrNotFound.
+	// Load returns the record at key, or ErrNotFound. It may return an
+	// expired session record it still holds, but only with the deadlines it
+	// was given, never as live: the manager then reports it as expired and
+	// deletes it, so that a clock stepping back cannot revive it. An expired
+	// tombstone, whose expiry the manager does not check, is never
+	// returned: Load fails with ErrNotFound.
 	Load(ctx context.Context, key string) (*Record, error)
 	// Create stores rec at key, or fails with ErrExists if key holds a
 	// record (a collision never merges two sessions); an expired one may be
@@ -170,10 +169,11 @@ type Store interface {
 	Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone) error
 }
 
-// UserIndex is an optional Store capability: finding and ending all sessions
-// of a user. The manager discovers it with a type assertion; without it,
-// Manager.UserSessions, InvalidateUser, Revoke and WithMaxSessionsPerUser
-// return ErrNoUserIndex.
+// UserIndex is an optional [Store] capability: finding and ending all
+// sessions of a user. The manager discovers it with a type assertion;
+// without it, [Manager.UserSessions], [Manager.InvalidateUser],
+// [Manager.Revoke] and [WithMaxSessionsPerUser] fail with [ErrNoUserIndex].
+// Implementations must be safe for concurrent use.
 type UserIndex interface {
 	// UserSessions returns the live records of user (never tombstones).
 	UserSessions(ctx context.Context, user string) ([]KeyedRecord, error)

@@ -13,16 +13,15 @@ import (
 // so that requests of different sessions rarely wait for one another.
 const memShards = 32
 
-// MemoryStore is the default Store: records in process memory, removed by a
-// sweeper once they expire, with a user index. It keeps the Records it is
-// given as they are, and returns them as they are: a Record is never
-// modified once stored, and an Update stores a new one (Delta.Apply). Until
-// the sweeper removes a session record that expired, Load still returns it,
-// with its past deadlines, so that the manager reports it as expired (see
-// WithSweepInterval).
+// MemoryStore is the default [Store]: records in process memory, removed by a
+// sweeper once they expire, with a [UserIndex]. It keeps and returns the
+// Records it is given as they are, never modified: an Update stores a new one
+// ([Delta.Apply]). Load returns an expired session record until the sweeper
+// removes it (see [WithSweepInterval]), so that the manager reports it as
+// expired.
 //
-// Create one with NewMemoryStore; the zero value is not usable. A MemoryStore
-// is safe for concurrent use. Call Close to stop its sweeper.
+// Create one with [NewMemoryStore]; the zero value is not usable. A
+// MemoryStore is safe for concurrent use. Call Close to stop its sweeper.
 type MemoryStore struct {
 	seed          maphash.Seed
 	shards        [memShards]memShard
@@ -41,27 +40,22 @@ type MemoryStore struct {
 
 type memShard struct {
 	mu sync.RWMutex
-	// entries finds a key's entry by the key's hash (see MemoryStore.hash);
-	// the rare keys that share a hash are chained through memEntry.next.
-	// Keyed by an integer, the map never reads a key's bytes when it grows,
-	// which a map keyed by strings does for every key it moves.
+	// entries is keyed by the key's hash, so that growing the map reads no
+	// key's bytes; keys sharing a hash chain through memEntry.next.
 	entries map[uint64]*memEntry
 	expiry  expiryHeap
 }
 
-// memEntry is one key of a shard and its record. It is read and written
-// only under the shard's lock, but for read, which Load sets atomically.
+// memEntry is one key of a shard, guarded by the shard's lock but for read,
+// which Load sets atomically.
 type memEntry struct {
 	key   string
-	rec   *Record   // never modified: replaced by each write
-	next  *memEntry // the next entry whose key has the same hash, or nil
-	index int       // position in the shard's expiry heap
-	// read is when a Load last found the record live, in Unix nanoseconds,
-	// noted at most once per readGrain; 0 if never.
-	read atomic.Int64
+	rec   *Record      // never modified: replaced by each write
+	next  *memEntry    // the next entry whose key has the same hash
+	index int          // position in the shard's expiry heap
+	read  atomic.Int64 // when a Load last found rec live, in Unix ns (see noteRead)
 }
 
-// get returns the entry of key, whose hash is h, or nil.
 func (sh *memShard) get(h uint64, key string) *memEntry {
 	e := sh.entries[h]
 	for e != nil && e.key != key {
@@ -70,13 +64,12 @@ func (sh *memShard) get(h uint64, key string) *memEntry {
 	return e
 }
 
-// put adds e, whose key has hash h and no entry yet.
+// put adds e, whose key has no entry yet.
 func (sh *memShard) put(h uint64, e *memEntry) {
 	e.next = sh.entries[h]
 	sh.entries[h] = e
 }
 
-// drop removes e, whose key has hash h.
 func (sh *memShard) drop(h uint64, e *memEntry) {
 	first := sh.entries[h]
 	if first == e {
@@ -95,46 +88,41 @@ func (sh *memShard) drop(h uint64, e *memEntry) {
 	}
 }
 
-// MemoryOption configures a MemoryStore.
+// MemoryOption configures a [MemoryStore] in [NewMemoryStore].
 type MemoryOption func(*MemoryStore)
 
 // WithMaxSessions bounds the number of records (sessions and tombstones) a
 // MemoryStore holds. The default, 0, means no bound.
 //
-// When a write takes the store past the bound, it evicts records, never the
-// one just written, in the order in which they would expire had every Load
-// pushed the idle deadline forward as a write does. A session's last
-// activity is its last write (LastSeen) or, if later, the last Load that
-// found it live (noted to within a second); it comes its idle span
-// (IdleDeadline − LastSeen) after that activity, or at its AbsoluteDeadline
-// if sooner; a tombstone comes at its expiry. Sessions idle the longest, or
-// nearest their absolute deadline, thus go first, and sessions in use, read
-// or written, last. A record found expired when its turn comes goes at
-// once. A Load changes no deadline: a session that is only read still
-// expires at its IdleDeadline (see WithSweepInterval for when it is
-// removed). One eviction moves back at most 256 records for their reads;
-// should more crowd the front, it evicts the one it reached.
+// A write that takes the store past the bound evicts other records in the
+// order they would expire had every Load pushed the idle deadline forward as
+// a write does: a session comes its idle span (IdleDeadline − LastSeen) after
+// its last write or, if later, the last Load that found it live (to within a
+// second), or at its AbsoluteDeadline if sooner; a tombstone comes at its
+// expiry. Sessions in use, read or written, thus go last. A record found
+// expired when its turn comes goes at once. A Load changes no deadline: a
+// session that is only read still expires at its IdleDeadline. One eviction
+// moves back at most 256 records for their reads; should more crowd the
+// front, it evicts the one it reached.
 func WithMaxSessions(n int) MemoryOption {
 	return func(s *MemoryStore) { s.max = n }
 }
 
 // WithSweepInterval sets how often expired records are removed in the
-// background (default one minute). Until then Load still returns an expired
-// session record, with its past deadlines, for the manager to report and
-// delete; Update and Renew refuse it with ErrNotFound, UserSessions does not
-// list it, and Create may take its key. (Load never returns an expired
-// tombstone.) A record that eviction moved back for a read (see
-// WithMaxSessions) is removed by the first sweep after the moment it would
-// have expired had that read been a write; with the Manager, at most a touch
-// interval after its deadline. An interval of 0 or less turns the
-// background sweeper off; Sweep can then be called directly.
+// background (default one minute); 0 or less turns the sweeper off, and
+// [MemoryStore.Sweep] can then be called directly. Until then Load still
+// returns an expired session record, with its past deadlines, for the manager
+// to report and delete; the other methods treat it as gone (see [Store]). A
+// record that eviction moved back for a read ([WithMaxSessions]) is removed
+// by the first sweep after it would have expired had that read been a write;
+// with the Manager, at most a touch interval after its deadline.
 func WithSweepInterval(d time.Duration) MemoryOption {
 	return func(s *MemoryStore) { s.sweepInterval = d }
 }
 
 // WithMemoryClock sets the clock the store uses to decide expiry (default
-// time.Now). A Manager created without WithStore gives its default store its
-// own clock.
+// [time.Now]). A Manager created without [WithStore] gives its default store
+// its own clock.
 func WithMemoryClock(now func() time.Time) MemoryOption {
 	return func(s *MemoryStore) { s.clock = now }
 }
@@ -164,7 +152,7 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 }
 
 // Close stops the background sweeper and waits for it to return. It is safe
-// to call more than once. The store still answers after Close.
+// to call more than once; the store still answers after Close.
 func (s *MemoryStore) Close() error {
 	s.closeOnce.Do(func() {
 		if s.stop != nil {
@@ -178,11 +166,9 @@ func (s *MemoryStore) Close() error {
 // Len returns the number of records held, tombstones included.
 func (s *MemoryStore) Len() int { return int(s.count.Load()) }
 
-// now returns the store's clock in Unix nanoseconds.
 func (s *MemoryStore) now() int64 { return nanos(s.clock()) }
 
-// hash returns the hash of key that picks its shard and finds its entry
-// there. It is computed once per operation.
+// hash picks key's shard and finds its entry there; once per operation.
 func (s *MemoryStore) hash(key string) uint64 {
 	return maphash.String(s.seed, key)
 }
@@ -193,9 +179,9 @@ func (s *MemoryStore) shard(h uint64) *memShard {
 	return &s.shards[shardIndex(h)]
 }
 
-// Load returns the record at key, expired or not, or ErrNotFound; an
+// Load returns the record at key, expired or not, or [ErrNotFound]; an
 // expired tombstone is not found. A Load that finds a record live counts as
-// activity for WithMaxSessions.
+// activity for [WithMaxSessions].
 func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -220,8 +206,8 @@ func (s *MemoryStore) Load(ctx context.Context, key string) (*Record, error) {
 	return rec, nil
 }
 
-// Create stores rec at key, or fails with ErrExists if key holds a live
-// record or a tombstone. The store keeps rec itself.
+// Create stores rec at key, or fails with [ErrExists] if key holds a live
+// record, tombstones included. The store keeps rec itself.
 func (s *MemoryStore) Create(ctx context.Context, key string, rec *Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -239,9 +225,8 @@ func (s *MemoryStore) Create(ctx context.Context, key string, rec *Record) error
 	return nil
 }
 
-// claimLocked reports whether key is free for a new record, removing an
-// expired one there. A tombstone keeps its key taken: a key is never reused
-// while anything still refers to it.
+// claimLocked reports whether key is free, removing an expired record there.
+// A live tombstone keeps its key: one is never reused while referred to.
 func (s *MemoryStore) claimLocked(sh *memShard, h uint64, key string) bool {
 	e := sh.get(h, key)
 	if e == nil {
@@ -254,7 +239,7 @@ func (s *MemoryStore) claimLocked(sh *memShard, h uint64, key string) bool {
 	return true
 }
 
-// Update applies d to the live record at key, or fails with ErrNotFound
+// Update applies d to the live record at key, or fails with [ErrNotFound]
 // (the record is missing, expired or a tombstone).
 func (s *MemoryStore) Update(ctx context.Context, key string, d Delta) error {
 	if err := ctx.Err(); err != nil {
@@ -294,11 +279,9 @@ func (s *MemoryStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// deleteChain removes the record at key and, while it finds tombstones,
-// the records they lead to; it returns how many live sessions it removed.
-// Each step holds one shard lock, and reading a tombstone and removing it
-// happen under that lock, so a renewal racing with the deletion is either
-// refused (its record is gone) or followed (its tombstone is read).
+// deleteChain removes the record at key and those its tombstones lead to,
+// and returns how many live sessions it removed. A tombstone is read and
+// removed under one lock, so a racing renewal is either refused or followed.
 func (s *MemoryStore) deleteChain(key string) int {
 	live := 0
 	for i := 0; i < maxChain && key != ""; i++ {
@@ -321,7 +304,7 @@ func (s *MemoryStore) deleteChain(key string) int {
 }
 
 // Renew moves the live record at oldKey to newKey, applying d, and leaves
-// tomb (or nothing) at oldKey.
+// tomb (or nothing) at oldKey; see [Store].
 func (s *MemoryStore) Renew(ctx context.Context, oldKey, newKey string, d Delta, tomb *Tombstone) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -354,7 +337,7 @@ func (s *MemoryStore) renew(oldKey, newKey string, d Delta, tomb *Tombstone) err
 	return nil
 }
 
-// UserSessions returns the live records of user.
+// UserSessions returns the live records of user, tombstones excluded.
 func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]KeyedRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -384,8 +367,7 @@ func (s *MemoryStore) DeleteUser(ctx context.Context, user string) (int, error) 
 	}
 	n := 0
 	for _, key := range s.userKeys(user) {
-		// A key listed for user holds the user's session, or a tombstone
-		// if it was renewed since: deleting the chain ends it either way.
+		// The key may hold a tombstone now: the chain leads to the session.
 		n += s.deleteChain(key)
 	}
 	return n, nil
@@ -401,8 +383,8 @@ func (s *MemoryStore) userKeys(user string) []string {
 	return keys
 }
 
-// lockPair locks two shards in a fixed order, so that two renewals never
-// wait for each other, and returns the matching unlock.
+// lockPair locks two shards in index order, so that two renewals cannot
+// deadlock, and returns the matching unlock.
 func (s *MemoryStore) lockPair(i, j int) func() {
 	if i == j {
 		s.shards[i].mu.Lock()
@@ -421,8 +403,7 @@ func (s *MemoryStore) lockPair(i, j int) func() {
 }
 
 // liveLocked returns the live, non-tombstone entry at key, or nil. An
-// expired entry stays for the sweeper: until then Load returns it, so that
-// the manager reports it as expired.
+// expired one stays for the sweeper, so that Load reports it meanwhile.
 func (s *MemoryStore) liveLocked(sh *memShard, h uint64, key string) *memEntry {
 	e := sh.get(h, key)
 	if e == nil || e.rec.Tombstone != nil || expiresAt(e.rec) <= s.now() {
@@ -472,20 +453,16 @@ func (s *MemoryStore) unindex(user, key string) {
 	}
 }
 
-// expiresAt returns rec.ExpiresAt() in Unix nanoseconds (see nanos).
 func expiresAt(rec *Record) int64 { return nanos(rec.ExpiresAt()) }
 
-// The range of seconds whose times have Unix nanoseconds in an int64, with
-// a second of margin at each end.
+// The seconds whose Unix nanoseconds fit an int64, less a second each end.
 const (
 	minNanosSec = math.MinInt64/int64(time.Second) + 1
 	maxNanosSec = math.MaxInt64/int64(time.Second) - 1
 )
 
-// nanos returns t as Unix nanoseconds, for the expiry heap's integer keys.
-// The zero time, and the few times Unix nanoseconds cannot hold (before the
-// year 1678 or after 2262), are clamped to the nearest that they can: a
-// deadline after 2262 is kept as one in 2262.
+// nanos returns t in Unix nanoseconds, for the expiry heap's integer keys,
+// clamped to the int64 range (before 1678, as the zero Time is, or after 2262).
 func nanos(t time.Time) int64 {
 	switch sec := t.Unix(); {
 	case sec < minNanosSec:

@@ -5,11 +5,8 @@ import (
 	"time"
 )
 
-// This file keeps a MemoryStore's records in order: by expiry for the
-// sweeper, and by last activity for eviction when the store is full.
-
-// sweepBatch bounds how many expired records one sweep removes under one
-// shard lock, so that requests never wait behind a long eviction.
+// sweepBatch bounds the removals under one shard lock, so that requests
+// never wait behind a long sweep.
 const sweepBatch = 256
 
 func (s *MemoryStore) sweepEvery(interval time.Duration) {
@@ -28,9 +25,8 @@ func (s *MemoryStore) sweepEvery(interval time.Duration) {
 
 // Sweep removes every record that has expired, but those that eviction
 // moved back for a read and whose later moment has not come yet (see
-// WithSweepInterval), and returns how many. Its cost is proportional to
-// what it removes, and it never holds a lock for more than a small batch of
-// removals.
+// [WithSweepInterval]), and returns how many. Its cost is proportional to
+// what it removes.
 func (s *MemoryStore) Sweep() int {
 	now := s.now()
 	n := 0
@@ -46,8 +42,8 @@ func (s *MemoryStore) Sweep() int {
 	return n
 }
 
-// sweepShard removes up to sweepBatch records of sh whose heap key passed,
-// and reports whether more may remain.
+// sweepShard removes a batch of sh's due records and reports whether more
+// may remain.
 func (s *MemoryStore) sweepShard(sh *memShard, now int64) (int, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -58,12 +54,10 @@ func (s *MemoryStore) sweepShard(sh *memShard, now int64) (int, bool) {
 	return n, n == sweepBatch
 }
 
-// trim evicts records while the store holds more than WithMaxSessions,
-// sparing keep, the record just written, in the order WithMaxSessions
-// describes. The first record of the whole store in that order is the first
-// of the shards' heap tops, once the tops read since their last write are
-// moved to their place (see spareLocked), so finding it looks at a few
-// entries per shard, not at every record.
+// trim evicts records other than keep, the one just written, while the
+// store holds more than WithMaxSessions. The store's first in eviction order
+// is the first of the shards' heap tops, once those read since their last
+// write are moved back (spareLocked): a few entries per shard, not every one.
 func (s *MemoryStore) trim(keep string) {
 	if s.max <= 0 {
 		return
@@ -75,11 +69,11 @@ func (s *MemoryStore) trim(keep string) {
 	}
 }
 
-// maxSpares bounds how many records one eviction spares for their reads.
+// maxSpares bounds the records one eviction moves back for their reads.
 const maxSpares = 256
 
-// evictFirst evicts the first record in eviction order other than keep, and
-// reports whether there was one.
+// evictFirst evicts the first record other than keep and reports whether
+// there was one.
 func (s *MemoryStore) evictFirst(keep string) bool {
 	for spares := maxSpares; ; {
 		sh := s.earliestShard(keep)
@@ -92,8 +86,7 @@ func (s *MemoryStore) evictFirst(keep string) bool {
 			slot, spared, spares = sh.expiry.earliestExcept(keep), true, spares-1
 		}
 		if spared && spares > 0 {
-			// The shard's new top may no longer be the store's first.
-			sh.mu.Unlock()
+			sh.mu.Unlock() // its new top may no longer be the store's first
 			continue
 		}
 		if slot != nil {
@@ -105,7 +98,7 @@ func (s *MemoryStore) evictFirst(keep string) bool {
 }
 
 // earliestShard returns the shard whose heap top, keep aside, comes first,
-// or nil if the store holds nothing but keep.
+// or nil.
 func (s *MemoryStore) earliestShard(keep string) *memShard {
 	var first *memShard
 	var earliest int64
@@ -120,12 +113,9 @@ func (s *MemoryStore) earliestShard(keep string) *memShard {
 	return first
 }
 
-// spareLocked moves the entry of slot, in sh's heap, back to its place in
-// eviction order if a Load found it live since its last write: to when it
-// would expire had that read pushed its idle deadline forward (see
-// expiresAfterRead). It reports whether it moved it. An expired record is
-// never moved. The record's deadlines do not change: it expires as before,
-// and Load reports it expired; only its removal waits for the later key.
+// spareLocked moves slot back to expiresAfterRead if a Load found its record
+// live since the last write, and reports whether it did. An expired record
+// is never moved. Only the removal waits: the deadlines do not change.
 func (s *MemoryStore) spareLocked(sh *memShard, slot *expirySlot) bool {
 	e := slot.e
 	later := expiresAfterRead(e.rec, e.read.Load())
@@ -138,10 +128,7 @@ func (s *MemoryStore) spareLocked(sh *memShard, slot *expirySlot) bool {
 }
 
 // expiresAfterRead returns when rec would expire had a Load at read pushed
-// its idle deadline forward as a write does: its idle span (IdleDeadline −
-// LastSeen) after read, or its absolute deadline if that comes first. It is
-// rec's expiry if read is not after LastSeen, or rec is a tombstone or has
-// no LastSeen. It orders evictions; it never decides expiry.
+// its idle deadline forward as a write does, for eviction order only.
 func expiresAfterRead(rec *Record, read int64) int64 {
 	lastSeen := nanos(rec.LastSeen)
 	if rec.Tombstone != nil || rec.LastSeen.IsZero() || read <= lastSeen {
@@ -155,44 +142,32 @@ func expiresAfterRead(rec *Record, read int64) int64 {
 	return min(moved, nanos(rec.AbsoluteDeadline))
 }
 
-// readGrain is how far a Load must be from the last one noted to be noted
-// in memEntry.read: a session read many times a second costs one write of
-// the field a second, not one per Load.
+// readGrain makes a session read many times a second write memEntry.read
+// once a second, not once per Load.
 const readGrain = int64(time.Second)
 
-// noteRead notes a Load at now that found e's record live.
 func (e *memEntry) noteRead(now int64) {
 	if now-e.read.Load() > readGrain {
 		e.read.Store(now)
 	}
 }
 
-// expiryHeap orders a shard's entries by expiry, earliest first. Each slot
-// holds its entry's expiry, so that the heap's operations compare slots next
-// to each other in memory instead of following a pointer to each entry: with
-// a million sessions, most such pointers lead to a cache miss, and the
-// sweeper holds its shard's lock meanwhile.
-//
-// Its operations are written for the slot type rather than through
-// container/heap, whose calls through an interface cost more than the
-// comparisons themselves: a new session goes last in expiry order, so its
-// push is usually one comparison.
+// expiryHeap orders a shard's entries by expiry, earliest first. Slots hold
+// the expiry, so that comparisons avoid a cache miss per entry under the
+// lock; it is not a container/heap, whose interface calls cost more than the
+// comparisons.
 type expiryHeap []expirySlot
 
 type expirySlot struct {
-	// expires is expiresAt(e.rec), kept up to date by whoever changes e.rec,
-	// or later for an entry eviction spared for a read (see spareLocked).
-	expires int64
+	expires int64 // expiresAt(e.rec), or later if spareLocked moved it back
 	e       *memEntry
 }
 
-// push adds e, whose record's expiry is that of its slot.
 func (h *expiryHeap) push(e *memEntry) {
 	*h = append(*h, expirySlot{expiresAt(e.rec), e})
 	h.up(len(*h) - 1)
 }
 
-// remove takes out the slot at i.
 func (h *expiryHeap) remove(i int) {
 	last := len(*h) - 1
 	if i != last {
@@ -205,7 +180,7 @@ func (h *expiryHeap) remove(i int) {
 	}
 }
 
-// fix restores the order after the expiry of the slot at i changed.
+// fix restores the order after the slot at i changed.
 func (h expiryHeap) fix(i int) {
 	if !h.down(i) {
 		h.up(i)
@@ -230,7 +205,7 @@ func (h expiryHeap) up(i int) {
 	h[i].e.index = i
 }
 
-// down moves the slot at i towards the leaves and reports whether it moved.
+// down reports whether the slot at i moved.
 func (h expiryHeap) down(i int) bool {
 	start := i
 	for {
@@ -250,8 +225,8 @@ func (h expiryHeap) down(i int) bool {
 	return i > start
 }
 
-// earliestExcept returns the slot closest to expiry other than that of the
-// entry at keep: the root, or else the earlier of its two children.
+// earliestExcept returns the first slot whose key is not keep: the root,
+// or else the earlier of its children.
 func (h expiryHeap) earliestExcept(keep string) *expirySlot {
 	var best *expirySlot
 	for i := 0; i < len(h) && i < 3; i++ {

@@ -9,16 +9,13 @@ import (
 )
 
 // Values are a session's values as a store keeps them: each key with the
-// bytes the manager's Codec made of its value. They are held in one
-// immutable encoding, so a Values is cheap to copy and safe to share between
-// goroutines; nothing can change it once made. The zero Values holds none.
+// bytes the manager's [Codec] made of its value. A Values is immutable, so it
+// is cheap to copy and safe for concurrent use. The zero Values holds none.
 //
-// The bytes its methods return share the encoding: callers must not modify
-// them.
+// The bytes its methods return are shared: callers must not modify them.
 type Values struct {
-	// enc holds the number of values, then for each value the length of its
-	// key, the key, the length of the value and the value, every length as
-	// a uvarint; nil for none.
+	// enc is the count, then each key and value, each preceded by its
+	// length; count and lengths are uvarints. nil for none.
 	enc []byte
 }
 
@@ -56,8 +53,7 @@ func (v Values) All() iter.Seq2[string, []byte] {
 			var k, value []byte
 			k, i = nextField(v.enc, i)
 			value, i = nextField(v.enc, i)
-			// The key's bytes are never written to again: a string over them
-			// needs no copy.
+			// enc is never written to again, so the key needs no copy.
 			if !yield(unsafe.String(unsafe.SliceData(k), len(k)), value) {
 				return
 			}
@@ -65,8 +61,8 @@ func (v Values) All() iter.Seq2[string, []byte] {
 	}
 }
 
-// with returns the values after the changes of d (Clear, Delete, then Set),
-// or v itself if d changes no value.
+// with returns v after d's Clear, Delete and Set, or v itself if d changes no
+// value.
 func (v Values) with(d *Delta) Values {
 	if !d.Clear && len(d.Delete) == 0 && len(d.Set) == 0 {
 		return v
@@ -99,28 +95,24 @@ func (v Values) with(d *Delta) Values {
 	return b.values()
 }
 
-// valuesBuilder makes Values in one allocation: every pair is sized first,
-// then added.
+// valuesBuilder makes Values in one allocation: size every pair, start, then
+// add them.
 type valuesBuilder struct {
 	n, bytes int
 	enc      []byte
 }
 
-// size counts the pair k, value, to be added later.
 func (b *valuesBuilder) size(k string, value []byte) {
 	b.n++
 	b.bytes += uvarintLen(len(k)) + len(k) + uvarintLen(len(value)) + len(value)
 }
 
-// start allocates room for the pairs counted.
 func (b *valuesBuilder) start() {
 	if b.n > 0 {
 		b.enc = binary.AppendUvarint(make([]byte, 0, uvarintLen(b.n)+b.bytes), uint64(b.n))
 	}
 }
 
-// add appends the pair k, value; each value's capacity ends with it, so that
-// an append to a value a caller got cannot write over the next pair.
 func (b *valuesBuilder) add(k string, value []byte) {
 	b.enc = append(binary.AppendUvarint(b.enc, uint64(len(k))), k...)
 	b.enc = append(binary.AppendUvarint(b.enc, uint64(len(value))), value...)
@@ -130,8 +122,8 @@ func (b *valuesBuilder) values() Values { return Values{b.enc} }
 
 func uvarintLen(n int) int { return (bits.Len(uint(n)|1) + 6) / 7 }
 
-// nextField returns the length-prefixed field of enc at i, and the position
-// after it, with its capacity ending at its end.
+// nextField returns the length-prefixed field at enc[i:], capped so that an
+// append cannot write over the next, and the position after it.
 func nextField(enc []byte, i int) ([]byte, int) {
 	l, w := binary.Uvarint(enc[i:])
 	start := i + w
