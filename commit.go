@@ -49,12 +49,8 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		s.resetPendingLocked()
 		return nil
 	}
-	values, err := s.pending.values(s.m.cfg.codec)
-	if err != nil {
-		return err
-	}
 	rec := &Record{
-		Values:           values,
+		Values:           s.pending.values(),
 		User:             s.userLocked(),
 		CreatedAt:        now,
 		LastSeen:         now,
@@ -65,6 +61,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		UserAgent:        cleanUserAgent(s.r.UserAgent()),
 	}
 	var id, key string
+	var err error
 	for attempt := 1; ; attempt++ {
 		if id, err = newID(s.m.cfg.idGenerator); err != nil {
 			return err
@@ -94,13 +91,10 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 // rotation saves under that ID instead, while a Login or Renew moves the
 // session on again, so that its response carries an ID no other response did.
 func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
-	d, err := s.pending.delta(s.m.cfg.codec)
-	if err != nil {
-		return err
-	}
+	d := s.pending.delta()
 	d.LastSeen, d.IdleDeadline, d.IssuedAt = now, s.m.idleDeadline(now), now
 	oldKey := s.key
-	err = s.moveLocked(ctx, d, now)
+	err := s.moveLocked(ctx, d, now)
 	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
 		if s.renewal.rotation {
 			return s.keepIDLocked(ctx, w, now)
@@ -206,15 +200,12 @@ func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error 
 // updateLocked sends the pending changes with a new idle deadline; with no
 // changes, only once per touch interval.
 func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
-	d, err := s.pending.delta(s.m.cfg.codec)
-	if err != nil {
-		return err
-	}
+	d := s.pending.delta()
 	if d.IsZero() && now.Sub(s.rec.LastSeen) < s.m.cfg.touchInterval {
 		return s.resendLocked(w)
 	}
 	d.LastSeen, d.IdleDeadline = now, s.m.idleDeadline(now)
-	err = s.m.store.Update(ctx, s.key, d)
+	err := s.m.store.Update(ctx, s.key, d)
 	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
 		err = s.m.store.Update(ctx, s.key, d)
 	}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -62,18 +63,23 @@ func TestNewSessionValuesAcrossResponseStart(t *testing.T) {
 	assert.Equal(t, "alice", rec.User)
 }
 
-// TestNewSessionValuesAllocateOnce: the values of a new session are encoded
-// on the stack and copied into the Values' one allocation.
+// TestNewSessionValuesAllocateOnce: small values are encoded into the
+// request's own room, so setting them allocates nothing, and a new
+// session's values are then one allocation.
 func TestNewSessionValuesAllocateOnce(t *testing.T) {
 	var p pending
-	p.put("n", 12345)
-	p.put("name", "alice")
-	var out Values
-	allocs := testing.AllocsPerRun(100, func() {
-		var err error
-		out, err = p.values(DefaultCodec{})
+	allocs := testing.AllocsPerRun(10, func() {
+		p.reset()
+		enc, err := p.encode(DefaultCodec{}, "alice")
 		require.NoError(t, err)
+		p.put("name", "alice", enc)
 	})
+	assert.Equal(t, 0.0, allocs, "a small encoding goes to the room")
+	enc, err := p.encode(DefaultCodec{}, 12345)
+	require.NoError(t, err)
+	p.put("n", 12345, enc)
+	var out Values
+	allocs = testing.AllocsPerRun(100, func() { out = p.values() })
 	assert.Equal(t, 1.0, allocs)
 	assert.Equal(t, len(p.set), out.Len())
 	for _, pv := range p.set {
@@ -83,4 +89,23 @@ func TestNewSessionValuesAllocateOnce(t *testing.T) {
 		assert.True(t, ok, pv.key)
 		assert.Equal(t, want, got, pv.key)
 	}
+}
+
+// TestPendingRoomNeverReused: bytes handed out of the room (in a Delta, to
+// a store that may keep them) are never written over by later encodings,
+// also after a reset; values that do not fit are allocated.
+func TestPendingRoomNeverReused(t *testing.T) {
+	var p pending
+	first, err := p.encode(DefaultCodec{}, "first")
+	require.NoError(t, err)
+	kept := bytes.Clone(first)
+	p.reset()
+	for i := range 40 {
+		enc, err := p.encode(DefaultCodec{}, strings.Repeat("x", i))
+		require.NoError(t, err)
+		want, _ := DefaultCodec{}.Encode(strings.Repeat("x", i))
+		require.Equal(t, want, enc)
+		require.Equal(t, len(enc), cap(enc), "an append to an encoding copies it")
+	}
+	require.Equal(t, kept, first)
 }

@@ -19,7 +19,12 @@ const (
 	// [WithRotation] (or [WithRenewGrace]'s, if longer): long enough for the
 	// requests a page fires at once to carry the old ID and still succeed.
 	DefaultRotationGrace = 5 * time.Second
-	minSigningKeyLen     = 32
+	// DefaultMaxSessionBytes is the default of [WithMaxSessionBytes]: 64 KiB
+	// of keys and encoded values, far more than a login, a cart and a few
+	// preferences take, and small enough that no session makes every
+	// request that loads it from Redis or PostgreSQL slow.
+	DefaultMaxSessionBytes = 64 << 10
+	minSigningKeyLen       = 32
 )
 
 // Option configures a Manager in [New]. Options only record what they are
@@ -45,6 +50,7 @@ type config struct {
 	sameSite         http.SameSite
 	secure           secureMode
 	persistent       bool
+	partitioned      bool
 	idleTimeout      time.Duration
 	absoluteTimeout  time.Duration
 	touchInterval    time.Duration // 0: a tenth of idleTimeout
@@ -57,6 +63,7 @@ type config struct {
 	renewGrace       time.Duration
 	rotation         time.Duration
 	maxPerUser       int
+	maxSessionBytes  int
 	hooks            Hooks
 	logger           *slog.Logger
 	errorHandler     func(http.ResponseWriter, *http.Request, error)
@@ -76,6 +83,7 @@ func defaultConfig() config {
 		idGenerator:     RandomIDGenerator{},
 		clock:           time.Now,
 		codec:           DefaultCodec{},
+		maxSessionBytes: DefaultMaxSessionBytes,
 	}
 }
 
@@ -117,6 +125,18 @@ func WithSecure(secure bool) Option {
 // is sent again whenever the session's idle deadline moves.
 func WithPersistentCookie(persistent bool) Option {
 	return func(c *config) { c.persistent = persistent }
+}
+
+// WithPartitioned gives the cookie the Partitioned attribute (CHIPS), on
+// every Set-Cookie the manager writes, the removing one included (default
+// false). A browser then keeps a separate cookie for each top-level site the
+// application is embedded in, so that an embedded widget keeps its session
+// where third-party cookies are blocked; such a cookie usually needs
+// [WithSameSite](http.SameSiteNoneMode) as well. Browsers require a
+// Partitioned cookie to be Secure: [New] refuses it unless the cookie always
+// is ([WithSecure](true), or a "__Host-" or "__Secure-" name).
+func WithPartitioned(partitioned bool) Option {
+	return func(c *config) { c.partitioned = partitioned }
 }
 
 // WithIdleTimeout sets how long a session lives without a request (default
@@ -200,6 +220,14 @@ func WithTouchInterval(d time.Duration) Option { return func(c *config) { c.touc
 // stays. The store must implement [UserIndex]. Default 0: no limit.
 func WithMaxSessionsPerUser(n int) Option { return func(c *config) { c.maxPerUser = n } }
 
+// WithMaxSessionBytes bounds the size of a session's values: the lengths of
+// its keys and of their encoded values, added up. A [Session.Set] that would
+// take the session past n bytes fails with an error wrapping [ErrTooLarge]
+// and changes nothing. Default [DefaultMaxSessionBytes]; 0 means no limit.
+// Values stored before a lower limit was set are kept; only a Set is
+// checked.
+func WithMaxSessionBytes(n int) Option { return func(c *config) { c.maxSessionBytes = n } }
+
 // WithHooks sets callbacks on session events (default none).
 func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 
@@ -262,6 +290,9 @@ func (c *config) validate() error {
 	if c.signingSet && len(c.signingKeys) == 0 {
 		add("WithSigningKeys needs at least one key")
 	}
+	if c.maxSessionBytes < 0 {
+		add("max session bytes must not be negative")
+	}
 	if c.maxPerUser < 0 {
 		add("max sessions per user must not be negative")
 	}
@@ -291,6 +322,9 @@ func (c *config) validateCookie(add func(format string, args ...any)) {
 	}
 	if c.sameSite == http.SameSiteNoneMode && c.secure != secureAlways && !securePrefix {
 		add("SameSite=None needs WithSecure(true): browsers drop such cookies otherwise")
+	}
+	if c.partitioned && c.secure != secureAlways && !securePrefix {
+		add("WithPartitioned needs WithSecure(true) or a __Host- or __Secure- name: browsers drop a Partitioned cookie that is not Secure")
 	}
 }
 

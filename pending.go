@@ -11,11 +11,18 @@ type pending struct {
 	deleted []string // stored keys to remove; never also in set
 	cleared bool     // every stored value is to go
 	user    *string  // a Login's user
+
+	// room holds small encodings, so that a Set of a small value allocates
+	// nothing; roomUsed only grows, so bytes handed to a store in a Delta
+	// are never written over.
+	room     [128]byte
+	roomUsed int
 }
 
 type pendingValue struct {
 	key string
 	v   any
+	enc []byte // v encoded by the manager's Codec
 }
 
 func (p *pending) value(key string) (any, bool) {
@@ -32,20 +39,33 @@ func (p *pending) hides(key string) bool {
 	return p.cleared || slices.Contains(p.deleted, key)
 }
 
-func (p *pending) put(key string, v any) {
+// encode encodes v with codec, in room when it fits.
+func (p *pending) encode(codec Codec, v any) ([]byte, error) {
+	free := p.room[p.roomUsed:p.roomUsed:len(p.room)]
+	enc, err := appendEncoded(free, codec, v)
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) > 0 && len(free) < cap(free) && &enc[0] == &p.room[p.roomUsed] {
+		p.roomUsed += len(enc)
+	}
+	return enc[:len(enc):len(enc)], nil
+}
+
+func (p *pending) put(key string, v any, enc []byte) {
 	if i := slices.Index(p.deleted, key); i >= 0 {
 		p.deleted = slices.Delete(p.deleted, i, i+1)
 	}
 	for i := range p.set {
 		if p.set[i].key == key {
-			p.set[i].v = v
+			p.set[i].v, p.set[i].enc = v, enc
 			return
 		}
 	}
 	if p.set == nil {
 		p.set = p.first[:0]
 	}
-	p.set = append(p.set, pendingValue{key, v})
+	p.set = append(p.set, pendingValue{key, v, enc})
 }
 
 // remove drops key; stored says whether the store holds a value for it.
@@ -60,7 +80,12 @@ func (p *pending) clear() {
 	p.set, p.deleted, p.cleared = nil, nil, true
 }
 
-func (p *pending) reset() { *p = pending{} }
+// reset forgets every change; the room's used bytes stay as they are.
+func (p *pending) reset() {
+	used := p.roomUsed
+	p.set, p.first, p.deleted, p.cleared, p.user = nil, [1]pendingValue{}, nil, false, nil
+	p.roomUsed = used
+}
 
 func (p *pending) changes() bool {
 	return len(p.set) > 0 || len(p.deleted) > 0 || p.cleared || p.user != nil
@@ -69,49 +94,50 @@ func (p *pending) changes() bool {
 // writes reports whether the changes give a new session something to store.
 func (p *pending) writes() bool { return len(p.set) > 0 || p.user != nil }
 
-func (p *pending) delta(codec Codec) (Delta, error) {
+func (p *pending) delta() Delta {
 	d := Delta{Clear: p.cleared, User: p.user}
 	if len(p.set) > 0 {
 		d.Set = make(map[string][]byte, len(p.set))
 		for _, pv := range p.set {
-			data, err := codec.Encode(pv.v)
-			if err != nil {
-				return Delta{}, err
-			}
-			d.Set[pv.key] = data
+			d.Set[pv.key] = pv.enc
 		}
 	}
 	if len(p.deleted) > 0 {
 		d.Delete = slices.Clone(p.deleted)
 		slices.Sort(d.Delete)
 	}
-	return d, nil
+	return d
 }
 
-// values encodes the values set, for a new session. Encoding on the stack
-// first makes the Values one allocation.
-func (p *pending) values(codec Codec) (Values, error) {
-	if len(p.set) == 0 {
-		return Values{}, nil
-	}
-	var scratch [256]byte
-	var endsRoom [8]int
-	encoded, ends := scratch[:0], endsRoom[:0] // value i is encoded[ends[i-1]:ends[i]]
+// values returns the values set, for a new session.
+func (p *pending) values() Values {
 	var b valuesBuilder
 	for _, pv := range p.set {
-		start := len(encoded)
-		var err error
-		if encoded, err = appendEncoded(encoded, codec, pv.v); err != nil {
-			return Values{}, err
-		}
-		ends = append(ends, len(encoded))
-		b.size(pv.key, encoded[start:])
+		b.size(pv.key, pv.enc)
 	}
 	b.start()
-	start := 0
-	for i, pv := range p.set {
-		b.add(pv.key, encoded[start:ends[i]])
-		start = ends[i]
+	for _, pv := range p.set {
+		b.add(pv.key, pv.enc)
 	}
-	return b.values(), nil
+	return b.values()
+}
+
+// size returns the size of the values stored (in stored) after the
+// changes, with key set to enc: every key's and value's length.
+func (p *pending) size(stored Values, key string, enc []byte) int {
+	n := len(key) + len(enc)
+	for _, pv := range p.set {
+		if pv.key != key {
+			n += len(pv.key) + len(pv.enc)
+		}
+	}
+	if p.cleared {
+		return n
+	}
+	for k, v := range stored.All() {
+		if _, set := p.value(k); !set && k != key && !slices.Contains(p.deleted, k) {
+			n += len(k) + len(v)
+		}
+	}
+	return n
 }

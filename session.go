@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -26,6 +27,9 @@ var (
 	// the response's cookie can deliver. Finish the login with an ordinary
 	// response first.
 	ErrHijackPendingRenewal = errors.New("session: cannot hijack the connection: a Login or Renew waits for the response to carry its new ID")
+	// ErrTooLarge is returned (wrapped) by [Session.Set] when the value
+	// would make the session's encoded values exceed [WithMaxSessionBytes].
+	ErrTooLarge = errors.New("session: the session's values would exceed the size limit")
 )
 
 // Session is one request's view of its session: the values it read, the
@@ -89,6 +93,10 @@ func (s *Session) IsNew() bool {
 func (s *Session) Get(key string) (any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.getLocked(key)
+}
+
+func (s *Session) getLocked(key string) (any, bool) {
 	if v, ok := s.pending.value(key); ok {
 		return v, true
 	}
@@ -121,13 +129,47 @@ func Value[T any](s *Session, key string) (T, bool) {
 	return t, ok && isT
 }
 
-// Set sets key to v. The value is encoded when the session is saved, and
-// until then Get returns v itself: to change a slice or map, copy it and Set
-// the copy.
-func (s *Session) Set(key string, v any) {
+// Set sets key to v. The value is encoded at once, so a value the codec
+// cannot encode fails here, with the codec's error, and so does one that
+// would make the session's encoded values (every key and value) exceed
+// [WithMaxSessionBytes], with an error wrapping [ErrTooLarge]; either way the
+// session is left unchanged. Until the session is saved, Get returns v
+// itself: to change a slice or map, copy it and Set the copy.
+func (s *Session) Set(key string, v any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pending.put(key, v)
+	enc, err := s.pending.encode(s.m.cfg.codec, v)
+	if err != nil {
+		return fmt.Errorf("session: encoding the value of %q: %w", key, err)
+	}
+	if limit := s.m.cfg.maxSessionBytes; limit > 0 {
+		var stored Values
+		if s.rec != nil {
+			stored = s.rec.Values
+		}
+		if size := s.pending.size(stored, key, enc); size > limit {
+			return fmt.Errorf("%w: %d bytes with %q, limit %d", ErrTooLarge, size, key, limit)
+		}
+	}
+	s.pending.put(key, v, enc)
+	return nil
+}
+
+// Pop returns the value of key in s as a T, as [Value] does, and deletes
+// key: a flash message shown once.
+func Pop[T any](s *Session, key string) (T, bool) {
+	v, ok := s.pop(key)
+	t, isT := v.(T)
+	return t, ok && isT
+}
+
+func (s *Session) pop(key string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.getLocked(key)
+	_, stored := s.storedLocked(key)
+	s.pending.remove(key, stored)
+	return v, ok
 }
 
 // Delete removes key.
@@ -190,6 +232,67 @@ func (s *Session) CreatedAt() time.Time {
 		return time.Time{}
 	}
 	return s.rec.CreatedAt
+}
+
+// ExpiresAt returns the moment the session ends unless it is used again, as
+// of this request: the earlier of its idle and absolute deadlines once this
+// request is saved (a request that writes, renews, or falls due for a touch
+// pushes the idle deadline). For a session this request creates, it is as
+// if the session were created now; for a new session with nothing to save,
+// the zero Time. It reads the manager's clock, so an "expires in 5 minutes"
+// warning can be computed from it.
+func (s *Session) ExpiresAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.m.cfg.clock()
+	if s.rec == nil {
+		if !s.pending.writes() {
+			return time.Time{}
+		}
+		return earlier(s.m.idleDeadline(now), now.Add(s.m.cfg.absoluteTimeout))
+	}
+	idle := s.rec.IdleDeadline
+	if s.pending.changes() || s.renewal.to != "" || now.Sub(s.rec.LastSeen) >= s.m.cfg.touchInterval {
+		idle = s.m.idleDeadline(now)
+	}
+	return earlier(idle, s.rec.AbsoluteDeadline)
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// InvalidateOthers ends every session of [Session.User] but this one ("sign
+// out other devices") and returns how many it ended; (0, nil) for a session
+// with no user. It needs a store with a [UserIndex], and returns
+// [ErrNoUserIndex] otherwise. The Invalidated hook sees each session ended.
+func (s *Session) InvalidateOthers() (int, error) {
+	s.mu.Lock()
+	user, own := s.userLocked(), s.key
+	s.mu.Unlock()
+	if user == "" {
+		return 0, nil
+	}
+	ctx := s.r.Context()
+	recs, err := s.m.liveUserSessions(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, kr := range recs {
+		if kr.Key == own {
+			continue
+		}
+		if err := s.m.store.Delete(ctx, kr.Key); err != nil {
+			return n, fmt.Errorf("session: ending another session of user: %w", err)
+		}
+		n++
+		s.m.endedByManager(ctx, user, kr)
+	}
+	return n, nil
 }
 
 // Handle returns the session's [Info.Handle], so that an "active sessions"

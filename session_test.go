@@ -560,19 +560,90 @@ func TestStoreFailureOnSaveAnswersWithErrorHandler(t *testing.T) {
 	assert.Equal(t, "v", h.body("/get?k=k", cookie), "the stored data is intact")
 }
 
-func TestUnencodableValueIsAnError(t *testing.T) {
-	var handled error
-	h := newHarness(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
-		handled = err
-		w.WriteHeader(http.StatusInternalServerError)
-	}))
+// TestUnencodableValueFailsAtSet: a value the codec cannot encode fails at
+// Set, leaves the session as it was, and the handler's response goes out.
+func TestUnencodableValueFailsAtSet(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	var setErr error
 	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		FromContext(r.Context()).Set("f", func() {})
+		s := FromContext(r.Context())
+		setErr = s.Set("k", func() {})
+		v, _ := s.Get("k")
+		fmt.Fprint(w, v)
 	}))
-	w := h.do("/", "")
-	assert.Error(t, handled)
-	assert.Equal(t, http.StatusInternalServerError, w.Code)
-	assert.Nil(t, setCookie(w, DefaultCookieName))
+	w := h.do("/", cookie)
+	require.Error(t, setErr)
+	assert.Equal(t, http.StatusOK, w.Code, "the handler's response is not discarded")
+	assert.Equal(t, "v", w.Body.String(), "the session is unchanged")
+	h.handler = h.m.Handler(testApp(t))
+	assert.Equal(t, "v", h.body("/get?k=k", cookie))
+}
+
+// TestSessionSizeLimit: a Set that would take the session's keys and
+// encoded values past WithMaxSessionBytes fails with ErrTooLarge and changes
+// nothing; replacing or deleting values makes room again.
+func TestSessionSizeLimit(t *testing.T) {
+	h := newHarness(t, WithMaxSessionBytes(100))
+	cookie := h.newSession() // k=v: 1 + 2 bytes
+	enc := func(v string) int { b, _ := DefaultCodec{}.Encode(v); return len(b) }
+	big := strings.Repeat("x", 100-3-len("big")-enc("")) // exactly fills the limit
+	var errs []error
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		errs = append(errs, s.Set("big", big))     // 100 bytes in all: allowed
+		errs = append(errs, s.Set("more", "x"))    // over
+		errs = append(errs, s.Set("big", big+"y")) // over, replacing
+		errs = append(errs, s.Set("k", "w"))       // same size
+		s.Delete("big")
+		errs = append(errs, s.Set("more", "x")) // fits again
+	}))
+	h.do("/", cookie)
+	require.Len(t, errs, 5)
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], ErrTooLarge)
+	assert.ErrorIs(t, errs[2], ErrTooLarge)
+	assert.NoError(t, errs[3])
+	assert.NoError(t, errs[4])
+	h.handler = h.m.Handler(testApp(t))
+	assert.Equal(t, "w", h.body("/get?k=k", cookie))
+	assert.Equal(t, "x", h.body("/get?k=more", cookie))
+	assert.Empty(t, h.body("/get?k=big", cookie))
+
+	_, err := New(WithMaxSessionBytes(-1))
+	assert.Error(t, err)
+	unlimited := newHarness(t, WithMaxSessionBytes(0))
+	unlimited.handler = unlimited.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.NoError(t, FromContext(r.Context()).Set("big", strings.Repeat("x", 2*DefaultMaxSessionBytes)))
+	}))
+	unlimited.do("/", "")
+	defaults := newHarness(t)
+	defaults.handler = defaults.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.ErrorIs(t, FromContext(r.Context()).Set("big", strings.Repeat("x", DefaultMaxSessionBytes)), ErrTooLarge)
+	}))
+	defaults.do("/", "")
+}
+
+// TestPop: Pop reads a value once; the next request no longer has it.
+func TestPop(t *testing.T) {
+	h := newHarness(t)
+	cookie := h.newSession()
+	h.do("/set?k=flash&v=saved", cookie)
+	var first, second string
+	var ok1, ok2 bool
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		first, ok1 = Pop[string](s, "flash")
+		second, ok2 = Pop[string](s, "flash")
+	}))
+	h.do("/", cookie)
+	assert.True(t, ok1)
+	assert.Equal(t, "saved", first)
+	assert.False(t, ok2, "popped once")
+	assert.Empty(t, second)
+	h.handler = h.m.Handler(testApp(t))
+	assert.Empty(t, h.body("/get?k=flash", cookie), "the deletion was saved")
+	assert.Equal(t, "v", h.body("/get?k=k", cookie), "other values stay")
 }
 
 func TestRotation(t *testing.T) {
@@ -916,4 +987,99 @@ func TestUserAgentIsShared(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a.UserAgent, b.UserAgent)
 	assert.Same(t, unsafe.StringData(a.UserAgent), unsafe.StringData(b.UserAgent))
+}
+
+// TestExpiresAt: the moment the session ends unless used again, exact under
+// the manager's clock: as if created now for a new session, pushed by a
+// request that writes or falls due for a touch, left alone by a read inside
+// the touch interval, and capped by the absolute deadline.
+func TestExpiresAt(t *testing.T) {
+	h := newHarness(t, WithIdleTimeout(30*time.Minute), WithTouchInterval(3*time.Minute), WithAbsoluteTimeout(time.Hour))
+	var got time.Time
+	expiresAt := func(set bool) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			s := FromContext(r.Context())
+			if set {
+				require.NoError(t, s.Set("k", "v"))
+			}
+			got = s.ExpiresAt()
+		}
+	}
+	h.handler = h.m.Handler(http.HandlerFunc(expiresAt(false)))
+	h.do("/", "")
+	assert.True(t, got.IsZero(), "a new session with nothing to save")
+
+	start := h.clock.Now()
+	h.handler = h.m.Handler(http.HandlerFunc(expiresAt(true)))
+	w := h.do("/", "")
+	cookie := setCookie(w, DefaultCookieName).Value
+	assert.Equal(t, start.Add(33*time.Minute), got, "created now: idle timeout plus touch interval")
+
+	h.handler = h.m.Handler(http.HandlerFunc(expiresAt(false)))
+	h.clock.Advance(time.Minute)
+	h.do("/", cookie)
+	assert.Equal(t, start.Add(33*time.Minute), got, "a read inside the touch interval moves nothing")
+	h.clock.Advance(3 * time.Minute)
+	h.do("/", cookie)
+	assert.Equal(t, h.clock.Now().Add(33*time.Minute), got, "a touch is due")
+	h.clock.Advance(time.Minute)
+	h.handler = h.m.Handler(http.HandlerFunc(expiresAt(true)))
+	h.do("/", cookie)
+	assert.Equal(t, h.clock.Now().Add(33*time.Minute), got, "a write pushes it")
+
+	h.clock.Advance(30 * time.Minute) // 35 minutes after creation
+	h.do("/", cookie)
+	assert.Equal(t, start.Add(time.Hour), got, "capped by the absolute deadline")
+	assert.Equal(t, got, h.m.Store().(*recordingStore).Store.(*MemoryStore).mustExpiry(t, storeKey(cookie)), "as the store has it")
+}
+
+func (s *MemoryStore) mustExpiry(t *testing.T, key string) time.Time {
+	t.Helper()
+	rec, err := s.Load(context.Background(), key)
+	require.NoError(t, err)
+	return rec.ExpiresAt()
+}
+
+// TestInvalidateOthers: signing out other devices leaves only the caller's
+// session of the user, fires the Invalidated hook for each, and does
+// nothing for an anonymous session.
+func TestInvalidateOthers(t *testing.T) {
+	h := newHarness(t)
+	var cookies []string
+	for range 3 {
+		cookies = append(cookies, setCookie(h.do("/login?user=alice", ""), DefaultCookieName).Value)
+	}
+	bob := setCookie(h.do("/login?user=bob", ""), DefaultCookieName).Value
+	anon := h.newSession()
+	var n int
+	var err error
+	h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err = FromContext(r.Context()).InvalidateOthers()
+	}))
+	h.do("/", anon)
+	require.NoError(t, err)
+	assert.Zero(t, n, "an anonymous session has no others")
+	before := len(h.events.kinds())
+	h.do("/", cookies[1])
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, []string{"invalidated", "invalidated"}, h.events.kinds()[before:])
+	h.handler = h.m.Handler(testApp(t))
+	assert.Equal(t, "alice", h.body("/user", cookies[1]), "the caller stays")
+	assert.Empty(t, h.body("/user", cookies[0]))
+	assert.Empty(t, h.body("/user", cookies[2]))
+	assert.Equal(t, "bob", h.body("/user", bob), "other users are untouched")
+	infos, err := h.m.UserSessions(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.Len(t, infos, 1)
+
+	noIndex, err := New(WithStore(struct{ Store }{NewMemoryStore(WithSweepInterval(0))}))
+	require.NoError(t, err)
+	var got error
+	noIndex.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromContext(r.Context())
+		require.NoError(t, s.Login("carol"))
+		_, got = s.InvalidateOthers()
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.ErrorIs(t, got, ErrNoUserIndex)
 }
