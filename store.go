@@ -49,6 +49,10 @@ type Record struct {
 	// UserAgent is the client's User-Agent header at creation, made valid
 	// UTF-8 and cut to at most 512 bytes. It may hold other control bytes.
 	UserAgent string
+	// Remember is set for a session under the "remember me" policy
+	// ([Session.RememberMe]): the manager gives it the timeouts of
+	// [WithRememberMe] and a persistent cookie.
+	Remember bool
 	// Tombstone is set on the record Renew leaves at an old key; such a
 	// record has no values and is never listed in a user index.
 	Tombstone *Tombstone
@@ -99,11 +103,13 @@ type Delta struct {
 	LastSeen, IdleDeadline time.Time
 	// IssuedAt, when not zero, replaces the record's (set on renewal).
 	IssuedAt time.Time
+	// Remember, when not nil, replaces the record's.
+	Remember *bool
 }
 
 // IsZero reports whether d changes nothing.
 func (d *Delta) IsZero() bool {
-	return !d.Clear && len(d.Delete) == 0 && len(d.Set) == 0 && d.User == nil &&
+	return !d.Clear && len(d.Delete) == 0 && len(d.Set) == 0 && d.User == nil && d.Remember == nil &&
 		d.LastSeen.IsZero() && d.IdleDeadline.IsZero() && d.IssuedAt.IsZero()
 }
 
@@ -120,6 +126,9 @@ func (d *Delta) Apply(r *Record) *Record {
 	}
 	if !d.IdleDeadline.IsZero() {
 		out.IdleDeadline = d.IdleDeadline
+	}
+	if d.Remember != nil {
+		out.Remember = *d.Remember
 	}
 	if !d.IssuedAt.IsZero() {
 		out.IssuedAt = d.IssuedAt
