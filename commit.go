@@ -49,14 +49,16 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 		s.resetPendingLocked()
 		return nil
 	}
+	remember := s.rememberedLocked()
 	rec := &Record{
 		Values:           s.pending.values(),
 		User:             s.userLocked(),
+		Remember:         remember,
 		CreatedAt:        now,
 		LastSeen:         now,
 		IssuedAt:         now,
-		IdleDeadline:     s.m.idleDeadline(now),
-		AbsoluteDeadline: now.Add(s.m.cfg.absoluteTimeout),
+		IdleDeadline:     s.m.idleDeadline(now, remember),
+		AbsoluteDeadline: s.m.absoluteDeadline(now),
 		ClientIP:         s.clientAddr(),
 		UserAgent:        cleanUserAgent(s.r.UserAgent()),
 	}
@@ -77,7 +79,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 	}
 	s.id, s.key, s.rec, s.expireCookie = id, key, rec, false
 	s.resetPendingLocked()
-	if err := s.m.cookie.set(w, s.https(), id, rec.ExpiresAt()); err != nil {
+	if err := s.m.cookie.set(w, s.https(), id, s.cookieExpiresLocked()); err != nil {
 		return err
 	}
 	if hook := s.m.cfg.hooks.Created; hook != nil {
@@ -92,7 +94,7 @@ func (s *Session) createLocked(ctx context.Context, w http.ResponseWriter, now t
 // session on again, so that its response carries an ID no other response did.
 func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	d := s.pending.delta()
-	d.LastSeen, d.IdleDeadline, d.IssuedAt = now, s.m.idleDeadline(now), now
+	d.LastSeen, d.IdleDeadline, d.IssuedAt = now, s.m.idleDeadline(now, s.rememberedLocked()), now
 	oldKey := s.key
 	err := s.moveLocked(ctx, d, now)
 	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
@@ -117,7 +119,7 @@ func (s *Session) renewStoredLocked(ctx context.Context, w http.ResponseWriter, 
 	}
 	s.rec = d.Apply(s.rec)
 	s.resetPendingLocked()
-	if err := s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt()); err != nil {
+	if err := s.m.cookie.set(w, s.https(), s.id, s.cookieExpiresLocked()); err != nil {
 		return err
 	}
 	if hook := s.m.cfg.hooks.Renewed; hook != nil {
@@ -204,7 +206,7 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	if d.IsZero() && now.Sub(s.rec.LastSeen) < s.m.cfg.touchInterval {
 		return s.resendLocked(w)
 	}
-	d.LastSeen, d.IdleDeadline = now, s.m.idleDeadline(now)
+	d.LastSeen, d.IdleDeadline = now, s.m.idleDeadline(now, s.rememberedLocked())
 	err := s.m.store.Update(ctx, s.key, d)
 	if errors.Is(err, ErrNotFound) && s.followRenewalLocked(ctx) {
 		err = s.m.store.Update(ctx, s.key, d)
@@ -218,8 +220,10 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	}
 	s.rec = d.Apply(s.rec)
 	s.resetPendingLocked()
-	if s.m.cfg.persistent && s.cookieWritableLocked() {
-		return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
+	if (s.persistentLocked() || d.Remember != nil) && s.cookieWritableLocked() {
+		// The deadline moved, or the cookie switches between persistent and
+		// browser-session.
+		return s.m.cookie.set(w, s.https(), s.id, s.cookieExpiresLocked())
 	}
 	return s.resendLocked(w)
 }
@@ -231,7 +235,7 @@ func (s *Session) resendLocked(w http.ResponseWriter) error {
 		return nil
 	}
 	s.resendCookie = false
-	return s.m.cookie.set(w, s.https(), s.id, s.rec.ExpiresAt())
+	return s.m.cookie.set(w, s.https(), s.id, s.cookieExpiresLocked())
 }
 
 // followRenewalLocked moves s to the session another request renewed it to,

@@ -22,12 +22,20 @@ const (
 	maxSignatureChecks = 32
 )
 
+// cookieCodec reads the ID from requests and sends it in responses: in a
+// cookie, or with WithTokenHeader in a header (the transport seam: load and
+// commit call read, set and expire whichever it is).
 type cookieCodec struct {
+	// name is the cookie's, or the header's in canonical form; a signature
+	// is bound to it.
 	name, path, domain string
+	header             bool   // the ID travels in the header name, not a cookie
+	vary               string // the request field that responses vary by
+	noCache            string // the cache directive sent with an ID
 	sameSite           http.SameSite
 	secure             secureMode
 	forceSecure        bool // __Host- and __Secure- names
-	persistent         bool
+	partitioned        bool
 	signers            []securecookie.Codec // nil: unsigned
 }
 
@@ -39,7 +47,13 @@ func newCookieCodec(c *config) *cookieCodec {
 		sameSite:    c.sameSite,
 		secure:      c.secure,
 		forceSecure: strings.HasPrefix(c.cookieName, "__Host-") || strings.HasPrefix(c.cookieName, "__Secure-"),
-		persistent:  c.persistent,
+		partitioned: c.partitioned,
+		vary:        "Cookie",
+		noCache:     noCacheSetCookie,
+	}
+	if c.tokenHeaderSet {
+		cc.name, cc.header = http.CanonicalHeaderKey(c.tokenHeader), true
+		cc.vary, cc.noCache = cc.name, `no-cache="`+cc.name+`"`
 	}
 	for _, key := range c.signingKeys {
 		s := securecookie.New(key, nil)
@@ -59,8 +73,12 @@ type cookieIDs struct {
 
 // read returns the usable IDs of r's cookies of our name, and why one was
 // refused if none is usable. There may be several: some tossed by a sibling
-// host for a parent domain can come first, so each is tried.
+// host for a parent domain can come first, so each is tried. With the header
+// transport, see readHeader.
 func (cc *cookieCodec) read(r *http.Request) (cookieIDs, RejectReason) {
+	if cc.header {
+		return cc.readHeader(r)
+	}
 	var found cookieIDs
 	reason := RejectReason(0)
 	checks := 0
@@ -93,11 +111,39 @@ func (cc *cookieCodec) read(r *http.Request) (cookieIDs, RejectReason) {
 	return found, reason
 }
 
+// readHeader returns the ID in r's header of our name. No one can toss a
+// header, so exactly one value is read, as sent: several values, like a
+// malformed one, are refused (and count as one copy, so that the response
+// tells the client to drop its token). An empty value, which is what the
+// client was sent when its session ended, counts as none.
+func (cc *cookieCodec) readHeader(r *http.Request) (cookieIDs, RejectReason) {
+	var found cookieIDs
+	values := r.Header[cc.name]
+	if len(values) == 0 || len(values) == 1 && values[0] == "" {
+		return found, 0
+	}
+	found.copies = 1
+	if len(values) > 1 {
+		return found, RejectMalformedCookie
+	}
+	id, why := cc.verify(values[0])
+	if why != 0 {
+		return found, why
+	}
+	found.ids[0], found.n = id, 1
+	return found, 0
+}
+
 // decode checks one cookie value and returns the ID in it.
 func (cc *cookieCodec) decode(value string) (string, RejectReason) {
 	if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 		value = value[1 : len(value)-1]
 	}
+	return cc.verify(value)
+}
+
+// verify checks a value as encode makes it and returns the ID in it.
+func (cc *cookieCodec) verify(value string) (string, RejectReason) {
 	if cc.signers == nil {
 		if !wellFormedID(value) {
 			return "", RejectMalformedCookie
@@ -144,20 +190,29 @@ func (cc *cookieCodec) encode(id string) (string, error) {
 	return securecookie.EncodeMulti(cc.name, []byte(id), cc.signers[0])
 }
 
-// set sends the cookie for id, expiring at expires if it is persistent.
+// set sends the cookie for id, expiring at expires, or a browser-session
+// cookie when expires is zero. With the header transport it sends id in the
+// header, and expires has no meaning.
 func (cc *cookieCodec) set(w http.ResponseWriter, https bool, id string, expires time.Time) error {
 	value, err := cc.encode(id)
 	if err != nil {
 		return err
 	}
-	if !cc.persistent {
-		expires = time.Time{}
+	if cc.header {
+		cc.send(w, value)
+		return nil
 	}
 	cc.send(w, cc.line(value, expires, false, https))
 	return nil
 }
 
+// expire sends the cookie that removes ours, or with the header transport an
+// empty header.
 func (cc *cookieCodec) expire(w http.ResponseWriter, https bool) {
+	if cc.header {
+		cc.send(w, "")
+		return
+	}
 	cc.send(w, cc.line("", time.Time{}, true, https))
 }
 
@@ -165,7 +220,7 @@ func (cc *cookieCodec) expire(w http.ResponseWriter, https bool) {
 // path and domain, and the value is base64, so none needs escaping.
 func (cc *cookieCodec) line(value string, expires time.Time, remove, https bool) string {
 	var b strings.Builder
-	b.Grow(96 + len(cc.name) + len(value) + len(cc.path) + len(cc.domain))
+	b.Grow(104 + len(cc.name) + len(value) + len(cc.path) + len(cc.domain))
 	b.WriteString(cc.name)
 	b.WriteByte('=')
 	b.WriteString(value)
@@ -195,21 +250,32 @@ func (cc *cookieCodec) line(value string, expires time.Time, remove, https bool)
 	case http.SameSiteNoneMode:
 		b.WriteString("; SameSite=None")
 	}
+	if cc.partitioned {
+		b.WriteString("; Partitioned")
+	}
 	return b.String()
 }
 
 // noCacheSetCookie keeps shared caches from storing a Set-Cookie.
 const noCacheSetCookie = `no-cache="Set-Cookie"`
 
-func (cc *cookieCodec) send(w http.ResponseWriter, line string) {
+// send adds value, a Set-Cookie line or the header transport's token, to the
+// response with the directive that keeps shared caches from replaying it to
+// another client. The token header holds one value: a later one replaces it,
+// as it replaces any the handler set.
+func (cc *cookieCodec) send(w http.ResponseWriter, value string) {
 	h := w.Header()
-	cookies, cacheControl := h["Set-Cookie"], h["Cache-Control"]
-	if cookies == nil && cacheControl == nil {
+	field, values := "Set-Cookie", h["Set-Cookie"]
+	if cc.header {
+		field, values = cc.name, nil
+	}
+	cacheControl := h["Cache-Control"]
+	if values == nil && cacheControl == nil {
 		// One allocation for both; capped, so that an append copies.
-		both := []string{line, noCacheSetCookie}
-		h["Set-Cookie"], h["Cache-Control"] = both[0:1:1], both[1:2:2]
+		both := []string{value, cc.noCache}
+		h[field], h["Cache-Control"] = both[0:1:1], both[1:2:2]
 		return
 	}
-	h["Set-Cookie"] = append(cookies, line)
-	h["Cache-Control"] = append(cacheControl, noCacheSetCookie)
+	h[field] = append(values, value)
+	h["Cache-Control"] = append(cacheControl, cc.noCache)
 }

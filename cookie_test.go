@@ -301,13 +301,17 @@ func TestCookieSet(t *testing.T) {
 		{"path, domain and SameSite", func(c *config) {
 			c.cookiePath, c.cookieDomain, c.sameSite = "/app", "example.com", http.SameSiteStrictMode
 		}, false, false, false, "/app", "example.com", http.SameSiteStrictMode},
-		{"persistent", func(c *config) { c.persistent = true }, false, false, true, "/", "", http.SameSiteLaxMode},
+		{"with an expiry", nil, false, false, true, "/", "", http.SameSiteLaxMode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cc := cookieCodecWith(tt.mutate)
 			w := httptest.NewRecorder()
-			require.NoError(t, cc.set(w, tt.https, cookieID1, expires))
+			at := time.Time{} // the manager passes no expiry for a browser-session cookie
+			if tt.wantExpires {
+				at = expires
+			}
+			require.NoError(t, cc.set(w, tt.https, cookieID1, at))
 
 			cookies := w.Result().Cookies()
 			require.Len(t, cookies, 1)
@@ -499,6 +503,10 @@ func TestCookieLineMatchesNetHTTP(t *testing.T) {
 			c.cookieName, c.sameSite = "__Host-id", http.SameSiteNoneMode
 		}},
 		{name: "removal", cfg: func(c *config) { c.secure = secureNever }, remove: true, https: true},
+		{name: "Partitioned", cfg: func(c *config) { c.partitioned, c.secure = true, secureAlways }},
+		{name: "Partitioned removal", cfg: func(c *config) {
+			c.cookieName, c.partitioned, c.sameSite = "__Host-id", true, http.SameSiteNoneMode
+		}, remove: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -513,7 +521,8 @@ func TestCookieLineMatchesNetHTTP(t *testing.T) {
 			require.NoError(t, err)
 			want := &http.Cookie{Name: cfg.cookieName, Value: value, Path: cfg.cookiePath, Domain: cfg.cookieDomain,
 				Expires: tc.expires, HttpOnly: true, SameSite: cfg.sameSite,
-				Secure: cc.forceSecure || cfg.secure == secureAlways || (cfg.secure == secureAuto && tc.https)}
+				Secure:      cc.forceSecure || cfg.secure == secureAlways || (cfg.secure == secureAuto && tc.https),
+				Partitioned: cfg.partitioned}
 			if tc.remove {
 				want.MaxAge = -1
 			}
@@ -522,6 +531,7 @@ func TestCookieLineMatchesNetHTTP(t *testing.T) {
 			got.Raw, wantParsed.Raw = "", ""
 			got.RawExpires, wantParsed.RawExpires = "", ""
 			require.Equal(t, wantParsed, got)
+			require.Equal(t, cfg.partitioned, got.Partitioned, "net/http reads Partitioned from our line")
 		})
 	}
 }

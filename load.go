@@ -51,7 +51,7 @@ func (s *Session) adopt(id string, hops int) error {
 	if rec.Tombstone != nil {
 		return s.follow(id, key, rec.Tombstone, hops)
 	}
-	if !now.Before(rec.ExpiresAt()) {
+	if !now.Before(m.expiresAt(rec)) {
 		if err := m.store.Delete(ctx, key); err != nil {
 			m.log.WarnContext(ctx, "session: deleting expired session", "tag", tagOf(key), "error", err)
 		}

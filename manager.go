@@ -114,7 +114,7 @@ func (m *Manager) UserSessions(ctx context.Context, user string) ([]Info, error)
 			Handle:    handleOf(user, kr.Key),
 			CreatedAt: r.CreatedAt,
 			LastSeen:  r.LastSeen,
-			ExpiresAt: r.ExpiresAt(),
+			ExpiresAt: m.expiresAt(r),
 			ClientIP:  r.ClientIP,
 			UserAgent: r.UserAgent,
 		})
@@ -137,7 +137,7 @@ func (m *Manager) liveUserSessions(ctx context.Context, user string) ([]KeyedRec
 	now := m.cfg.clock()
 	live := recs[:0]
 	for _, kr := range recs {
-		if kr.Record.Tombstone == nil && now.Before(kr.Record.ExpiresAt()) {
+		if kr.Record.Tombstone == nil && now.Before(m.expiresAt(kr.Record)) {
 			live = append(live, kr)
 		}
 	}
@@ -234,8 +234,35 @@ func (m *Manager) enforceUserLimit(ctx context.Context, user string) error {
 	return nil
 }
 
-// idleDeadline is the idle deadline a save at now gives the session: a touch
-// interval beyond the idle timeout, as reads push it once per interval.
-func (m *Manager) idleDeadline(now time.Time) time.Time {
-	return now.Add(m.cfg.idleTimeout + m.cfg.touchInterval)
+// timeouts returns the idle and absolute timeouts of a session, remembered
+// or not.
+func (m *Manager) timeouts(remember bool) (idle, absolute time.Duration) {
+	if remember && m.cfg.rememberSet {
+		return m.cfg.rememberIdle, m.cfg.rememberAbsolute
+	}
+	return m.cfg.idleTimeout, m.cfg.absoluteTimeout
+}
+
+// idleDeadline is the idle deadline a save at now gives a session, remembered
+// or not: a touch interval beyond the idle timeout, as reads push it once per
+// interval.
+func (m *Manager) idleDeadline(now time.Time, remember bool) time.Time {
+	idle, _ := m.timeouts(remember)
+	return now.Add(idle + m.cfg.touchInterval)
+}
+
+// absoluteDeadline is the absolute deadline stored for a session created at
+// created: long enough for either policy, since a session may switch later;
+// expiresAt applies the session's own.
+func (m *Manager) absoluteDeadline(created time.Time) time.Time {
+	_, normal := m.timeouts(false)
+	_, remembered := m.timeouts(true)
+	return created.Add(max(normal, remembered))
+}
+
+// expiresAt is when the session of rec ends unless used again, under its
+// policy: the store's deadlines, and its policy's absolute timeout.
+func (m *Manager) expiresAt(rec *Record) time.Time {
+	_, absolute := m.timeouts(rec.Remember)
+	return earlier(rec.ExpiresAt(), rec.CreatedAt.Add(absolute))
 }

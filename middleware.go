@@ -143,16 +143,30 @@ func (w *responseWriter) begin() bool {
 	if !committed {
 		return err == nil
 	}
-	varyCookieAtStart(w.ResponseWriter.Header())
+	h := w.ResponseWriter.Header()
+	varyCookieAtStart(h)
 	if err != nil {
 		// None of the application's headers may describe the error response.
-		h := w.ResponseWriter.Header()
 		clear(h)
 		h.Set("Vary", "Cookie")
+		if s.m.cfg.noStore { // a save failed: there was a session to save
+			h.Set("Cache-Control", "no-store")
+		}
 		s.m.cfg.errorHandler(w.ResponseWriter, s.r, err)
 		return false
 	}
+	if s.m.cfg.noStore && s.hasSession() {
+		h.Set("Cache-Control", "no-store")
+	}
 	return true
+}
+
+// hasSession reports whether the request came with a live session, even one
+// it ended since, or saved a new one.
+func (s *Session) hasSession() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.isNew || s.rec != nil
 }
 
 // finish runs after the handler: it saves the session if nothing was

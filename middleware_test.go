@@ -72,6 +72,41 @@ func TestCookieAttributes(t *testing.T) {
 	}
 }
 
+// TestPartitionedOnEverySetCookie: with WithPartitioned, every Set-Cookie
+// the manager writes carries Partitioned, the removing one included, and
+// net/http's parser reads it.
+func TestPartitionedOnEverySetCookie(t *testing.T) {
+	cases := []struct {
+		name        string
+		opts        []Option
+		partitioned bool
+	}{
+		{"default", nil, false},
+		{"WithSecure(true)", []Option{WithPartitioned(true), WithSecure(true)}, true},
+		{"__Host- name", []Option{WithPartitioned(true), WithCookieName("__Host-id"), WithSameSite(http.SameSiteNoneMode)}, true},
+		{"__Secure- name", []Option{WithPartitioned(true), WithCookieName("__Secure-id")}, true},
+		{"turned off again", []Option{WithPartitioned(true), WithPartitioned(false)}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, append(tc.opts, WithRenewGrace(time.Second))...)
+			name := h.m.cookie.name
+			created := h.do("/set?k=k&v=v", "")
+			renewed := h.do("/renew", setCookie(created, name).Value)
+			resent := h.do("/get?k=k", setCookie(created, name).Value) // the old ID within its grace
+			removed := h.do("/invalidate", setCookie(renewed, name).Value)
+			for what, w := range map[string]*httptest.ResponseRecorder{
+				"created": created, "renewed": renewed, "resent": resent, "removed": removed,
+			} {
+				c := setCookie(w, name)
+				require.NotNil(t, c, what)
+				assert.Equal(t, tc.partitioned, c.Partitioned, "%s: %s", what, w.Header().Get("Set-Cookie"))
+			}
+			assert.Equal(t, -1, setCookie(removed, name).MaxAge, "the removal")
+		})
+	}
+}
+
 func TestPersistentCookieFollowsIdleDeadline(t *testing.T) {
 	h := newHarness(t, WithPersistentCookie(true), WithTouchInterval(time.Minute))
 	cookie := h.newSession()
@@ -96,6 +131,77 @@ func TestVaryAndCacheControl(t *testing.T) {
 	cookie := setCookie(w, DefaultCookieName).Value
 	w = h.do("/invalidate", cookie)
 	assert.Contains(t, w.Header().Values("Cache-Control"), `no-cache="Set-Cookie"`, "also on the expiring cookie")
+}
+
+// TestNoStore: with WithNoStore, every response of a request that came with
+// a live session or created one, logout included, is "Cache-Control:
+// no-store" and nothing else, whatever the handler set; other responses are
+// left alone.
+func TestNoStore(t *testing.T) {
+	const handlers = "public, max-age=3600"
+	cases := []struct {
+		name   string
+		off    bool
+		cookie string // none, live or dead
+		path   string
+		want   []string
+	}{
+		{"off by default", true, "live", "/get?k=k", []string{handlers}},
+		{"off by default, new session", true, "none", "/set?k=k&v=v", []string{handlers, `no-cache="Set-Cookie"`}},
+		{"no session", false, "none", "/noop", []string{handlers}},
+		{"no session, nothing written", false, "none", "/get?k=k", []string{handlers}},
+		{"dead cookie removed: no session", false, "dead", "/get?k=k", []string{handlers, `no-cache="Set-Cookie"`}},
+		{"creates a session", false, "none", "/set?k=k&v=v", []string{"no-store"}},
+		{"creates one at login", false, "none", "/login?user=alice", []string{"no-store"}},
+		{"live session read", false, "live", "/get?k=k", []string{"no-store"}},
+		{"live session written", false, "live", "/set?k=k&v=w", []string{"no-store"}},
+		{"renewed", false, "live", "/renew", []string{"no-store"}},
+		{"logout", false, "live", "/invalidate", []string{"no-store"}},
+		{"streamed", false, "live", "/stream", []string{"no-store"}},
+		{"dead cookie, new session", false, "dead", "/set?k=k&v=v", []string{"no-store"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []Option
+			if !tc.off {
+				opts = append(opts, WithNoStore(true))
+			}
+			h := newHarness(t, opts...)
+			app := testApp(t)
+			h.handler = h.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", handlers)
+				if r.URL.Path == "/stream" {
+					fmt.Fprint(w, "part 1")
+					http.NewResponseController(w).Flush()
+					w.Header().Set("Cache-Control", handlers) // too late: the response started
+					fmt.Fprint(w, "part 2")
+					return
+				}
+				app.ServeHTTP(w, r)
+			}))
+			cookie := ""
+			switch tc.cookie {
+			case "live":
+				cookie = h.newSession()
+			case "dead":
+				cookie = h.newSession()
+				h.do("/invalidate", cookie)
+			}
+			w := h.do(tc.path, cookie)
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Equal(t, tc.want, w.Result().Header.Values("Cache-Control"), "as the response started")
+		})
+	}
+	t.Run("error response of a failed save", func(t *testing.T) {
+		h := newHarness(t, WithNoStore(true))
+		cookie := h.newSession()
+		h.store.mu.Lock()
+		h.store.failWrite = errStoreDown
+		h.store.mu.Unlock()
+		w := h.do("/set?k=k&v=w", cookie)
+		assert.Equal(t, http.StatusInternalServerError, w.Code)
+		assert.Equal(t, []string{"no-store"}, w.Result().Header.Values("Cache-Control"))
+	})
 }
 
 // TestVaryKeepsOtherValues: "Vary: Cookie" joins a Vary set before the
@@ -149,32 +255,34 @@ func TestIDTravelsOnlyInCookie(t *testing.T) {
 func TestNewRejectsBadConfiguration(t *testing.T) {
 	long := bytes.Repeat([]byte("k"), 32)
 	cases := map[string][]Option{
-		"__Host- with domain":       {WithCookieName("__Host-s"), WithCookieDomain("example.com")},
-		"__Host- with path":         {WithCookieName("__Host-s"), WithCookiePath("/app")},
-		"__Host- not secure":        {WithCookieName("__Host-s"), WithSecure(false)},
-		"__Secure- not secure":      {WithCookieName("__Secure-s"), WithSecure(false)},
-		"name with space":           {WithCookieName("my session")},
-		"name with semicolon":       {WithCookieName("a;b")},
-		"empty name":                {WithCookieName("")},
-		"domain with slash":         {WithCookieDomain("example.com/evil")},
-		"domain with semicolon":     {WithCookieDomain("example.com;x=1")},
-		"path without slash":        {WithCookiePath("app")},
-		"path with semicolon":       {WithCookiePath("/a;b")},
-		"SameSite None, not secure": {WithSameSite(http.SameSiteNoneMode)},
-		"zero idle timeout":         {WithIdleTimeout(0)},
-		"negative absolute timeout": {WithAbsoluteTimeout(-time.Second)},
-		"idle longer than absolute": {WithIdleTimeout(2 * time.Hour), WithAbsoluteTimeout(time.Hour)},
-		"touch not below idle":      {WithIdleTimeout(time.Minute), WithTouchInterval(time.Minute)},
-		"short signing key":         {WithSigningKeys(long, []byte("short"))},
-		"no signing key":            {WithSigningKeys()},
-		"IPv4 bits out of range":    {WithIPBinding(33, 64)},
-		"IPv6 bits zero":            {WithIPBinding(24, 0)},
-		"bad proxy":                 {WithTrustedProxies("10.0.0.0/33")},
-		"bad proxy text":            {WithTrustedProxies("proxy.local")},
-		"unknown proxy header":      {WithProxyHeader("X-Real-IP")},
-		"negative grace":            {WithRenewGrace(-time.Second)},
-		"negative per-user limit":   {WithMaxSessionsPerUser(-1)},
-		"nil generator":             {WithIDGenerator(nil)},
+		"__Host- with domain":               {WithCookieName("__Host-s"), WithCookieDomain("example.com")},
+		"__Host- with path":                 {WithCookieName("__Host-s"), WithCookiePath("/app")},
+		"__Host- not secure":                {WithCookieName("__Host-s"), WithSecure(false)},
+		"__Secure- not secure":              {WithCookieName("__Secure-s"), WithSecure(false)},
+		"name with space":                   {WithCookieName("my session")},
+		"name with semicolon":               {WithCookieName("a;b")},
+		"empty name":                        {WithCookieName("")},
+		"domain with slash":                 {WithCookieDomain("example.com/evil")},
+		"domain with semicolon":             {WithCookieDomain("example.com;x=1")},
+		"path without slash":                {WithCookiePath("app")},
+		"path with semicolon":               {WithCookiePath("/a;b")},
+		"SameSite None, not secure":         {WithSameSite(http.SameSiteNoneMode)},
+		"zero idle timeout":                 {WithIdleTimeout(0)},
+		"negative absolute timeout":         {WithAbsoluteTimeout(-time.Second)},
+		"idle longer than absolute":         {WithIdleTimeout(2 * time.Hour), WithAbsoluteTimeout(time.Hour)},
+		"touch not below idle":              {WithIdleTimeout(time.Minute), WithTouchInterval(time.Minute)},
+		"short signing key":                 {WithSigningKeys(long, []byte("short"))},
+		"no signing key":                    {WithSigningKeys()},
+		"IPv4 bits out of range":            {WithIPBinding(33, 64)},
+		"IPv6 bits zero":                    {WithIPBinding(24, 0)},
+		"bad proxy":                         {WithTrustedProxies("10.0.0.0/33")},
+		"bad proxy text":                    {WithTrustedProxies("proxy.local")},
+		"unknown proxy header":              {WithProxyHeader("X-Real-IP")},
+		"negative grace":                    {WithRenewGrace(-time.Second)},
+		"negative per-user limit":           {WithMaxSessionsPerUser(-1)},
+		"nil generator":                     {WithIDGenerator(nil)},
+		"Partitioned, Secure only over TLS": {WithPartitioned(true)},
+		"Partitioned, not secure":           {WithPartitioned(true), WithSecure(false)},
 	}
 	for name, opts := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -183,7 +291,7 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 			assert.Nil(t, m)
 		})
 	}
-	m, err := New(WithCookieName("__Host-s"), WithSameSite(http.SameSiteNoneMode), WithSigningKeys(long),
+	m, err := New(WithCookieName("__Host-s"), WithSameSite(http.SameSiteNoneMode), WithPartitioned(true), WithSigningKeys(long),
 		WithTrustedProxies("10.0.0.0/8", "::1"), WithIPBinding(24, 64))
 	require.NoError(t, err, "a valid configuration")
 	require.NoError(t, m.Close())

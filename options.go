@@ -51,6 +51,9 @@ type config struct {
 	secure           secureMode
 	persistent       bool
 	partitioned      bool
+	noStore          bool
+	tokenHeader      string
+	tokenHeaderSet   bool // WithTokenHeader was given, even with ""
 	idleTimeout      time.Duration
 	absoluteTimeout  time.Duration
 	touchInterval    time.Duration // 0: a tenth of idleTimeout
@@ -64,6 +67,9 @@ type config struct {
 	rotation         time.Duration
 	maxPerUser       int
 	maxSessionBytes  int
+	rememberIdle     time.Duration // 0: remembered sessions keep the normal timeouts
+	rememberAbsolute time.Duration
+	rememberSet      bool // WithRememberMe was given
 	hooks            Hooks
 	logger           *slog.Logger
 	errorHandler     func(http.ResponseWriter, *http.Request, error)
@@ -220,6 +226,17 @@ func WithTouchInterval(d time.Duration) Option { return func(c *config) { c.touc
 // stays. The store must implement [UserIndex]. Default 0: no limit.
 func WithMaxSessionsPerUser(n int) Option { return func(c *config) { c.maxPerUser = n } }
 
+// WithRememberMe sets the timeouts of remembered sessions
+// ([Session.RememberMe]): they end idle after being unused for idle, and
+// absolute after creation however active, where other sessions follow
+// [WithIdleTimeout] and [WithAbsoluteTimeout]. A remembered session's cookie
+// is persistent. Default: remembered sessions keep the normal timeouts, and
+// only their cookie is persistent. [New] checks the two like those of
+// [WithIdleTimeout] and [WithAbsoluteTimeout].
+func WithRememberMe(idle, absolute time.Duration) Option {
+	return func(c *config) { c.rememberIdle, c.rememberAbsolute, c.rememberSet = idle, absolute, true }
+}
+
 // WithMaxSessionBytes bounds the size of a session's values: the lengths of
 // its keys and of their encoded values, added up. A [Session.Set] that would
 // take the session past n bytes fails with an error wrapping [ErrTooLarge]
@@ -227,6 +244,39 @@ func WithMaxSessionsPerUser(n int) Option { return func(c *config) { c.maxPerUse
 // Values stored before a lower limit was set are kept; only a Set is
 // checked.
 func WithMaxSessionBytes(n int) Option { return func(c *config) { c.maxSessionBytes = n } }
+
+// WithTokenHeader makes the ID travel in the request header name instead
+// of a cookie, for API and mobile clients that keep the token themselves.
+// The manager reads the ID from exactly one value of that header (several
+// values, like a malformed one, are refused without a store lookup; an empty
+// one counts as none), and sends a new or renewed ID in a response header of
+// the same name, where the cookie transport would send a Set-Cookie: an empty
+// value tells the client its session ended ([Session.Invalidate], or an ID
+// that can never work again). No cookie is read or written, and responses
+// vary by name instead of Cookie. Strict mode, renewal, timeouts, IP binding
+// and [WithSigningKeys] (the header then carries the signed form) work as
+// with cookies. [New] refuses a name that is not a valid header name or that
+// HTTP or this package gives a meaning (Cookie, Set-Cookie, Authorization,
+// Connection, Cache-Control, Vary, X-Forwarded-For, …), and refuses the
+// cookie options beside it. The default is the cookie transport.
+//
+// A token kept by a script is readable by any script in the page: this is
+// for clients that are not browsers, and no defence against cross-site
+// scripting.
+func WithTokenHeader(name string) Option {
+	return func(c *config) { c.tokenHeader, c.tokenHeaderSet = name, true }
+}
+
+// WithNoStore makes every response of a request that has a session
+// "Cache-Control: no-store", so that no cache, the browser's included, keeps
+// a page made for one user: the back button after a checkout or a logout
+// shows no old cart (default false). A request has a session when it came
+// with a live one, even if it ended it ([Session.Invalidate]: the page after
+// a logout is not cached either), or when it created one. The header is set
+// as the response starts and replaces any Cache-Control the handler set,
+// since no-store makes every other directive moot. Responses of requests
+// without a session are left alone.
+func WithNoStore(noStore bool) Option { return func(c *config) { c.noStore = noStore } }
 
 // WithHooks sets callbacks on session events (default none).
 func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
@@ -267,6 +317,10 @@ func (c *config) validate() error {
 	}
 	if c.touchInterval < 0 || (c.touchInterval > 0 && c.touchInterval >= c.idleTimeout) {
 		add("touch interval %v must be positive and shorter than the idle timeout", c.touchInterval)
+	}
+	if c.rememberSet && (c.rememberIdle <= 0 || c.rememberAbsolute <= 0 || c.rememberIdle > c.rememberAbsolute) {
+		add("remember-me timeouts must be positive, the idle one no longer than the absolute one, got %v and %v",
+			c.rememberIdle, c.rememberAbsolute)
 	}
 	if c.renewGrace < 0 || c.rotation < 0 {
 		add("renew grace and rotation must not be negative")

@@ -6,11 +6,12 @@ import "slices"
 // rather than maps, as requests change few keys: no hashing, and the common
 // single Set allocates nothing.
 type pending struct {
-	set     []pendingValue // at most one entry per key; starts in first
-	first   [1]pendingValue
-	deleted []string // stored keys to remove; never also in set
-	cleared bool     // every stored value is to go
-	user    *string  // a Login's user
+	set      []pendingValue // at most one entry per key; starts in first
+	first    [1]pendingValue
+	deleted  []string // stored keys to remove; never also in set
+	cleared  bool     // every stored value is to go
+	user     *string  // a Login's user
+	remember *bool    // a RememberMe's choice
 
 	// room holds small encodings, so that a Set of a small value allocates
 	// nothing; roomUsed only grows, so bytes handed to a store in a Delta
@@ -83,19 +84,19 @@ func (p *pending) clear() {
 // reset forgets every change; the room's used bytes stay as they are.
 func (p *pending) reset() {
 	used := p.roomUsed
-	p.set, p.first, p.deleted, p.cleared, p.user = nil, [1]pendingValue{}, nil, false, nil
+	p.set, p.first, p.deleted, p.cleared, p.user, p.remember = nil, [1]pendingValue{}, nil, false, nil, nil
 	p.roomUsed = used
 }
 
 func (p *pending) changes() bool {
-	return len(p.set) > 0 || len(p.deleted) > 0 || p.cleared || p.user != nil
+	return len(p.set) > 0 || len(p.deleted) > 0 || p.cleared || p.user != nil || p.remember != nil
 }
 
 // writes reports whether the changes give a new session something to store.
 func (p *pending) writes() bool { return len(p.set) > 0 || p.user != nil }
 
 func (p *pending) delta() Delta {
-	d := Delta{Clear: p.cleared, User: p.user}
+	d := Delta{Clear: p.cleared, User: p.user, Remember: p.remember}
 	if len(p.set) > 0 {
 		d.Set = make(map[string][]byte, len(p.set))
 		for _, pv := range p.set {

@@ -245,17 +245,58 @@ func (s *Session) ExpiresAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.m.cfg.clock()
+	remember := s.rememberedLocked()
+	_, absolute := s.m.timeouts(remember)
 	if s.rec == nil {
 		if !s.pending.writes() {
 			return time.Time{}
 		}
-		return earlier(s.m.idleDeadline(now), now.Add(s.m.cfg.absoluteTimeout))
+		return earlier(s.m.idleDeadline(now, remember), now.Add(absolute))
 	}
 	idle := s.rec.IdleDeadline
 	if s.pending.changes() || s.renewal.to != "" || now.Sub(s.rec.LastSeen) >= s.m.cfg.touchInterval {
-		idle = s.m.idleDeadline(now)
+		idle = s.m.idleDeadline(now, remember)
 	}
-	return earlier(idle, s.rec.AbsoluteDeadline)
+	return earlier(earlier(idle, s.rec.AbsoluteDeadline), s.rec.CreatedAt.Add(absolute))
+}
+
+// RememberMe switches the session between the normal policy and the
+// remembered one ("remember me" at login): the timeouts of [WithRememberMe],
+// and a persistent cookie whatever [WithPersistentCookie] says. The choice is
+// saved with the session, at the next save, and survives [Session.Renew],
+// [Session.Login] and rotation; [Session.Invalidate] forgets it.
+func (s *Session) RememberMe(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending.remember = &on
+}
+
+// Remembered reports whether the session is under the remembered policy
+// (see [Session.RememberMe]), counting a choice not saved yet.
+func (s *Session) Remembered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rememberedLocked()
+}
+
+func (s *Session) rememberedLocked() bool {
+	if s.pending.remember != nil {
+		return *s.pending.remember
+	}
+	return s.rec != nil && s.rec.Remember
+}
+
+// persistentLocked reports whether the session's cookie outlives the
+// browser.
+func (s *Session) persistentLocked() bool { return s.m.cfg.persistent || s.rememberedLocked() }
+
+// cookieExpiresLocked is the Expires of the session's cookie: its end, for
+// a persistent cookie; zero for a browser-session one.
+func (s *Session) cookieExpiresLocked() time.Time {
+	if !s.persistentLocked() {
+		return time.Time{}
+	}
+	return s.m.expiresAt(s.rec)
 }
 
 func earlier(a, b time.Time) time.Time {
