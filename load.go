@@ -59,12 +59,13 @@ func (s *Session) adopt(id string, hops int) error {
 		s.reject(RejectExpired, key)
 		return nil
 	}
-	if m.cfg.v4Bits != 0 && !m.bound(rec.ClientIP, s.clientAddr()) {
+	if m.cfg.v4Bits != 0 && !s.opened && !m.bound(rec.ClientIP, s.clientAddr()) {
 		s.reject(RejectIPMismatch, key)
 		return nil
 	}
 	s.id, s.key, s.rec, s.isNew, s.resendCookie = id, key, rec, false, hops > 0
-	if m.cfg.rotation > 0 && now.Sub(rec.IssuedAt) >= m.cfg.rotation {
+	// An opened session's new ID would reach no client: it is not rotated.
+	if m.cfg.rotation > 0 && !s.opened && now.Sub(rec.IssuedAt) >= m.cfg.rotation {
 		if err := s.renewLocked(max(m.cfg.renewGrace, DefaultRotationGrace), true); err != nil {
 			m.log.WarnContext(ctx, "session: rotation postponed", "tag", tagOf(key), "error", err)
 		}

@@ -48,6 +48,7 @@ type Session struct {
 	id, key string  // the live ID and its store key; "" for a new session
 	rec     *Record // as last loaded or written; nil if none
 	isNew   bool    // the request came without a live session
+	opened  bool    // made by Manager.Open, outside the middleware
 
 	pending pending // changes to values and user, sent at the next commit
 	renewal renewal // the new ID the session moves to at the next commit
