@@ -16,7 +16,9 @@
 //	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
 //		s := session.FromContext(r.Context())
 //		cart, _ := session.Value[[]string](s, "cart")
-//		s.Set("cart", append(slices.Clip(cart), r.FormValue("item")))
+//		if err := s.Set("cart", append(slices.Clip(cart), r.FormValue("item"))); err != nil {
+//			http.Error(w, "cart not saved", http.StatusBadRequest) // too large, say
+//		}
 //	})
 //	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 //		// ... check the password ...
@@ -27,6 +29,12 @@
 //		session.FromContext(r.Context()).Invalidate() // the ID is dead at once
 //	})
 //	http.ListenAndServe(":8080", m.Handler(mux))
+//
+// Beyond values, a [Session] offers what logins need: [Session.RememberMe]
+// with the timeouts of [WithRememberMe], [Session.ExpiresAt] for an "expires
+// soon" warning, [Pop] for flash messages, [Session.InvalidateOthers] to sign
+// out other devices, and [Manager.Open] with [Session.Save] for sessions
+// outside a request (WebSockets, server-sent events, jobs).
 //
 // A session is created lazily, on the first write: a visitor who stores
 // nothing gets no cookie and costs no store record. Changes are saved when
