@@ -42,6 +42,7 @@
 //		expires_at        timestamptz GENERATED ALWAYS AS (LEAST(idle_deadline, absolute_deadline)) STORED,
 //		client_ip         text,
 //		user_agent        bytea,
+//		remember          boolean NOT NULL DEFAULT false,
 //		tombstone         boolean NOT NULL DEFAULT false,
 //		successor         bytea,
 //		next_key          bytea,
@@ -55,6 +56,15 @@
 //	);
 //	CREATE INDEX IF NOT EXISTS "sessions_user_idx" ON "sessions" (user_name) WHERE user_name IS NOT NULL;
 //	CREATE INDEX IF NOT EXISTS "sessions_expires_idx" ON "sessions" (expires_at);
+//
+// A sessions table created by an earlier release lacks the columns added
+// since; Migrate adds each one that is missing, and only then, since ALTER
+// TABLE locks the whole table:
+//
+//	ALTER TABLE "sessions" ADD COLUMN IF NOT EXISTS remember boolean NOT NULL DEFAULT false;
+//
+// Its default makes the sessions already stored not remembered ("remember
+// me" off); from PostgreSQL 11 on, adding it rewrites no row.
 //
 // A session is one row of sessions, under its key (the SHA-256 of its ID,
 // never the ID), and each of its values one row of sessions_values. An

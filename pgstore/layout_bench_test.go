@@ -113,6 +113,7 @@ func newJSONBLayout(b *testing.B, pool *pgxpool.Pool) layout {
 	expires_at        timestamptz GENERATED ALWAYS AS (LEAST(idle_deadline, absolute_deadline)) STORED,
 	client_ip         text,
 	user_agent        bytea,
+	remember          boolean NOT NULL DEFAULT false,
 	vals              jsonb NOT NULL
 )`,
 		`CREATE INDEX ON ` + l.table + ` (user_name) WHERE user_name IS NOT NULL`,
@@ -128,9 +129,10 @@ func (l *jsonbLayout) schema() string { return l.schemaName }
 
 func (l *jsonbLayout) Create(ctx context.Context, key string, rec *session.Record) error {
 	_, err := l.pool.Exec(ctx, `INSERT INTO `+l.table+` (key, user_name, created_at, last_seen, issued_at,
-	idle_deadline, absolute_deadline, client_ip, user_agent, vals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	idle_deadline, absolute_deadline, client_ip, user_agent, remember, vals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		[]byte(key), nullText(rec.User), nullTime(rec.CreatedAt), nullTime(rec.LastSeen), nullTime(rec.IssuedAt),
-		rec.IdleDeadline, rec.AbsoluteDeadline, addrText(rec.ClientIP), []byte(rec.UserAgent), encodeJSONValues(maps.Collect(rec.Values.All())))
+		rec.IdleDeadline, rec.AbsoluteDeadline, addrText(rec.ClientIP), []byte(rec.UserAgent), rec.Remember,
+		encodeJSONValues(maps.Collect(rec.Values.All())))
 	return err
 }
 
@@ -138,9 +140,9 @@ func (l *jsonbLayout) Load(ctx context.Context, key string) (*session.Record, er
 	var row recordRow
 	var vals map[string]string
 	err := l.pool.QueryRow(ctx, `SELECT user_name, created_at, last_seen, issued_at, idle_deadline, absolute_deadline,
-	client_ip, user_agent, vals FROM `+l.table+` WHERE key = $1 AND expires_at > now()`, []byte(key)).Scan(
+	client_ip, user_agent, remember, vals FROM `+l.table+` WHERE key = $1 AND expires_at > now()`, []byte(key)).Scan(
 		&row.user, &row.createdAt, &row.lastSeen, &row.issuedAt, &row.idleDeadline, &row.absDeadline,
-		&row.clientIP, &row.userAgent, &vals)
+		&row.clientIP, &row.userAgent, &row.remember, &vals)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +174,7 @@ func (l *jsonbLayout) Update(ctx context.Context, key string, d session.Delta) e
 			deleted[i] = base64.RawStdEncoding.EncodeToString([]byte(name))
 		}
 		sql = `UPDATE ` + l.table + ` SET ` + deltaFields + `,
-	vals = CASE WHEN $7::boolean THEN '{}'::jsonb ELSE vals - $8::text[] END || $9::jsonb
+	vals = CASE WHEN $8::boolean THEN '{}'::jsonb ELSE vals - $9::text[] END || $10::jsonb
 WHERE key = $1::bytea AND expires_at > now()`
 		args = append(args, d.Clear, deleted, encodeJSONValues(d.Set))
 	}

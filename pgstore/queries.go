@@ -25,7 +25,7 @@ const live = `NOT tombstone AND expires_at > now()`
 // recordColumns are the columns scanned by recordRow, read from a session
 // row s and its aggregated values v (see valuesOf).
 const recordColumns = `s.user_name, s.created_at, s.last_seen, s.issued_at, s.idle_deadline, s.absolute_deadline,
-	s.client_ip, s.user_agent, s.tombstone, s.successor, s.next_key, s.grace_until, v.names, v.vals`
+	s.client_ip, s.user_agent, s.remember, s.tombstone, s.successor, s.next_key, s.grace_until, v.names, v.vals`
 
 // valuesOf aggregates the values of session row s into two arrays in the
 // same order: one row, whatever the number of values, so that a record is
@@ -36,13 +36,15 @@ const valuesOf = `CROSS JOIN LATERAL (
 
 // Delta parameters, shared by update, updateValues and renew: $1 key,
 // $2 whether the user changes, $3 the user (NULL for none), $4 last seen,
-// $5 idle deadline, $6 issued at (NULL leaves each as it was); for values,
-// $7 clear, $8 names to delete, $9 names to set, $10 their values.
+// $5 idle deadline, $6 issued at, $7 remember (NULL leaves each as it was);
+// for values, $8 clear, $9 names to delete, $10 names to set, $11 their
+// values.
 const deltaFields = `
 	user_name     = CASE WHEN $2::boolean THEN $3::text ELSE user_name END,
 	last_seen     = COALESCE($4::timestamptz, last_seen),
 	idle_deadline = COALESCE($5::timestamptz, idle_deadline),
-	issued_at     = COALESCE($6::timestamptz, issued_at)`
+	issued_at     = COALESCE($6::timestamptz, issued_at),
+	remember      = COALESCE($7::boolean, remember)`
 
 // deltaValues applies the values part of a delta to the session row that
 // CTE s returned. The names that are set are kept out of the deletion, which
@@ -50,10 +52,10 @@ const deltaFields = `
 // statements on different rows: one statement must not change a row twice.
 const deltaValues = `deleted AS (
 	DELETE FROM {values} v USING s
-	WHERE v.session_id = s.id AND ($7::boolean OR v.name = ANY ($8::bytea[])) AND v.name <> ALL ($9::bytea[])
+	WHERE v.session_id = s.id AND ($8::boolean OR v.name = ANY ($9::bytea[])) AND v.name <> ALL ($10::bytea[])
 ), written AS (
 	INSERT INTO {values} (session_id, name, value)
-	SELECT s.id, u.name, u.value FROM s, unnest($9::bytea[], $10::bytea[]) AS u (name, value)
+	SELECT s.id, u.name, u.value FROM s, unnest($10::bytea[], $11::bytea[]) AS u (name, value)
 	ON CONFLICT (session_id, name) DO UPDATE SET value = excluded.value
 )`
 
@@ -80,14 +82,14 @@ WHERE s.user_name = $1::text AND NOT s.tombstone AND s.expires_at > now()`),
 
 		create: r.Replace(`WITH s AS (
 	INSERT INTO {sessions} (key, user_name, created_at, last_seen, issued_at, idle_deadline, absolute_deadline,
-		client_ip, user_agent, tombstone, successor, next_key, grace_until)
+		client_ip, user_agent, remember, tombstone, successor, next_key, grace_until)
 	VALUES ($1::bytea, $2::text, $3::timestamptz, $4::timestamptz, $5::timestamptz, $6::timestamptz, $7::timestamptz,
-		$8::text, $9::bytea, $10::boolean, $11::bytea, $12::bytea, $13::timestamptz)
+		$8::text, $9::bytea, $10::boolean, $11::boolean, $12::bytea, $13::bytea, $14::timestamptz)
 	ON CONFLICT (key) DO NOTHING
 	RETURNING id
 ), written AS (
 	INSERT INTO {values} (session_id, name, value)
-	SELECT s.id, u.name, u.value FROM s, unnest($14::bytea[], $15::bytea[]) AS u (name, value)
+	SELECT s.id, u.name, u.value FROM s, unnest($15::bytea[], $16::bytea[]) AS u (name, value)
 )
 SELECT count(*) FROM s`),
 
@@ -109,18 +111,18 @@ SELECT count(*) FROM s`),
 
 		lockForRenew: r.Replace(`SELECT ` + live + ` FROM {sessions} WHERE key = $1::bytea FOR UPDATE`),
 
-		// renew moves the row to the new key ($11) in place, so its id and
-		// values stay, and leaves a tombstone at the old key when $12:
-		// $13 its deadlines, $14 successor, $15 next key, $16 grace end.
+		// renew moves the row to the new key ($12) in place, so its id and
+		// values stay, and leaves a tombstone at the old key when $13:
+		// $14 its deadlines, $15 successor, $16 next key, $17 grace end.
 		renew: r.Replace(`WITH s AS (
-	UPDATE {sessions} SET key = $11::bytea, ` + deltaFields + `
+	UPDATE {sessions} SET key = $12::bytea, ` + deltaFields + `
 	WHERE key = $1::bytea AND ` + live + `
-		AND NOT EXISTS (SELECT FROM {sessions} WHERE key = $11::bytea)
+		AND NOT EXISTS (SELECT FROM {sessions} WHERE key = $12::bytea)
 	RETURNING id
 ), ` + deltaValues + `, tomb AS (
 	INSERT INTO {sessions} (key, idle_deadline, absolute_deadline, tombstone, successor, next_key, grace_until)
-	SELECT $1::bytea, $13::timestamptz, $13::timestamptz, true, $14::bytea, $15::bytea, $16::timestamptz
-	FROM s WHERE $12::boolean
+	SELECT $1::bytea, $14::timestamptz, $14::timestamptz, true, $15::bytea, $16::bytea, $17::timestamptz
+	FROM s WHERE $13::boolean
 )
 SELECT count(*) FROM s`),
 

@@ -18,7 +18,7 @@ type recordRow struct {
 	idleDeadline, absDeadline     time.Time
 	clientIP                      pgtype.Text
 	userAgent                     []byte
-	tombstone                     bool
+	remember, tombstone           bool
 	successor, next               []byte
 	graceUntil                    pgtype.Timestamptz
 	names, vals                   [][]byte
@@ -27,7 +27,7 @@ type recordRow struct {
 // targets returns the scan destinations, in the order of recordColumns.
 func (r *recordRow) targets() []any {
 	return []any{&r.user, &r.createdAt, &r.lastSeen, &r.issuedAt, &r.idleDeadline, &r.absDeadline,
-		&r.clientIP, &r.userAgent, &r.tombstone, &r.successor, &r.next, &r.graceUntil, &r.names, &r.vals}
+		&r.clientIP, &r.userAgent, &r.remember, &r.tombstone, &r.successor, &r.next, &r.graceUntil, &r.names, &r.vals}
 }
 
 // record builds the Record the row holds. A tombstone has no values.
@@ -40,6 +40,7 @@ func (r *recordRow) record() (*session.Record, error) {
 		IdleDeadline:     r.idleDeadline,
 		AbsoluteDeadline: r.absDeadline,
 		UserAgent:        string(r.userAgent),
+		Remember:         r.remember,
 	}
 	if r.clientIP.Valid {
 		addr, err := netip.ParseAddr(r.clientIP.String)
@@ -74,21 +75,26 @@ func createArgs(key string, rec *session.Record) []any {
 	}
 	return []any{[]byte(key), nullText(rec.User),
 		nullTime(rec.CreatedAt), nullTime(rec.LastSeen), nullTime(rec.IssuedAt), rec.IdleDeadline, rec.AbsoluteDeadline,
-		addrText(rec.ClientIP), []byte(rec.UserAgent), rec.Tombstone != nil, successor, next, nullTime(grace),
+		addrText(rec.ClientIP), []byte(rec.UserAgent), rec.Remember, rec.Tombstone != nil, successor, next, nullTime(grace),
 		names, vals}
 }
 
-// deltaArgs are the parameters $1 to $6 of the update queries (see
+// deltaArgs are the parameters $1 to $7 of the update queries (see
 // deltaFields).
 func deltaArgs(key string, d *session.Delta) []any {
 	var user pgtype.Text
 	if d.User != nil {
 		user = nullText(*d.User)
 	}
-	return []any{[]byte(key), d.User != nil, user, nullTime(d.LastSeen), nullTime(d.IdleDeadline), nullTime(d.IssuedAt)}
+	var remember pgtype.Bool
+	if d.Remember != nil {
+		remember = pgtype.Bool{Bool: *d.Remember, Valid: true}
+	}
+	return []any{[]byte(key), d.User != nil, user, nullTime(d.LastSeen), nullTime(d.IdleDeadline), nullTime(d.IssuedAt),
+		remember}
 }
 
-// valueArgs are the parameters $7 to $10 of the update queries (see
+// valueArgs are the parameters $8 to $11 of the update queries (see
 // deltaValues).
 func valueArgs(d *session.Delta) []any {
 	deleted := make([][]byte, len(d.Delete))

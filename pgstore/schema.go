@@ -90,6 +90,7 @@ func schema(t tables) []string {
 	expires_at        timestamptz GENERATED ALWAYS AS (LEAST(idle_deadline, absolute_deadline)) STORED,
 	client_ip         text,
 	user_agent        bytea,
+	remember          boolean NOT NULL DEFAULT false,
 	tombstone         boolean NOT NULL DEFAULT false,
 	successor         bytea,
 	next_key          bytea,
@@ -106,7 +107,30 @@ func schema(t tables) []string {
 	}
 }
 
-// Migrate creates the store's tables and indexes if they do not exist yet.
+// addedColumn is a column of the sessions table that a table created by an
+// earlier release lacks, with the statement that adds it.
+type addedColumn struct{ name, stmt string }
+
+// addedColumns returns the columns the sessions table gained after its first
+// release, oldest first. schema creates new tables with them; the package
+// documentation shows the statements, and a test keeps the two the same.
+func addedColumns(t tables) []addedColumn {
+	return []addedColumn{
+		{"remember", `ALTER TABLE ` + t.sessions + ` ADD COLUMN IF NOT EXISTS remember boolean NOT NULL DEFAULT false`},
+	}
+}
+
+// hasColumn reports whether table $1 (quoted, as in tables) has column $2.
+// Migrate asks before it adds a column: ALTER TABLE locks the table ACCESS
+// EXCLUSIVE even when IF NOT EXISTS makes it a no-op, and while it waits for
+// a long transaction that reads the table (pg_dump's, say), every session
+// read would wait behind it.
+const hasColumn = `SELECT EXISTS (
+	SELECT FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname = $2::text AND NOT attisdropped
+)`
+
+// Migrate creates the store's tables and indexes if they do not exist yet,
+// and adds to a table created by an earlier release the columns it lacks.
 // It is safe to run at every start, from every instance at once: an
 // advisory lock on the table's name makes concurrent runs take turns, since
 // concurrent CREATE ... IF NOT EXISTS can otherwise fail. The schema of a
@@ -121,10 +145,27 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		return nil
+		return s.addColumns(ctx, tx)
 	})
 	if err != nil {
 		return fmt.Errorf("pgstore: migrating table %s: %w", s.tables.name, err)
+	}
+	return nil
+}
+
+// addColumns adds the columns of addedColumns that the sessions table lacks.
+func (s *Store) addColumns(ctx context.Context, tx pgx.Tx) error {
+	for _, c := range addedColumns(s.tables) {
+		var has bool
+		if err := tx.QueryRow(ctx, hasColumn, s.tables.sessions, c.name).Scan(&has); err != nil {
+			return err
+		}
+		if has {
+			continue
+		}
+		if _, err := tx.Exec(ctx, c.stmt); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -115,6 +116,59 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	require.Equal(t, []byte("1"), a)
 }
 
+// TestMigrateAddsColumns: a table created by an earlier release, with
+// sessions in it, gains the columns added since, and its sessions read as
+// their defaults say.
+func TestMigrateAddsColumns(t *testing.T) {
+	pool := testPool(t)
+	s, err := New(pool, WithTable(testSchema(t, pool)+".sessions"), WithCleanupInterval(0))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	ctx := context.Background()
+	for i, stmt := range schema(s.tables) {
+		if i == 0 {
+			old := strings.Replace(stmt, "\n\tremember          boolean NOT NULL DEFAULT false,", "", 1)
+			require.NotEqual(t, stmt, old)
+			stmt = old
+		}
+		_, err := pool.Exec(ctx, stmt)
+		require.NoError(t, err)
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO `+s.tables.sessions+` (key, user_name, idle_deadline, absolute_deadline)
+VALUES ('old', 'alice', $1, $1)`, farFuture)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Migrate(ctx))
+	rec, err := s.Load(ctx, "old")
+	require.NoError(t, err)
+	require.False(t, rec.Remember, "a session stored before is not remembered")
+	require.Equal(t, "alice", rec.User)
+	yes := true
+	require.NoError(t, s.Update(ctx, "old", session.Delta{Remember: &yes}))
+	require.NoError(t, s.Migrate(ctx), "a second run changes nothing")
+	rec, err = s.Load(ctx, "old")
+	require.NoError(t, err)
+	require.True(t, rec.Remember)
+}
+
+// TestMigrateWaitsForNoReader: Migrate on an up-to-date table takes no lock
+// that a long transaction reading it (a pg_dump, a report) would hold up,
+// and so holds up no session read behind it.
+func TestMigrateWaitsForNoReader(t *testing.T) {
+	pool := testPool(t)
+	s := newTestStore(t, pool)
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, `SELECT count(*) FROM `+s.tables.sessions)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	require.NoError(t, s.Migrate(ctx))
+}
+
 func TestMigrateConcurrently(t *testing.T) {
 	pool := testPool(t)
 	schema := testSchema(t, pool)
@@ -147,5 +201,9 @@ func TestDocumentedSchema(t *testing.T) {
 	require.NoError(t, err)
 	for _, stmt := range schema(tables) {
 		require.Contains(t, documented, strings.Join(strings.Fields(stmt), " ")+";")
+	}
+	for _, c := range addedColumns(tables) {
+		require.Contains(t, documented, strings.Join(strings.Fields(c.stmt), " ")+";")
+		require.Contains(t, schema(tables)[0], "\n\t"+c.name+" ", "a new table has column %s from the start", c.name)
 	}
 }

@@ -54,6 +54,8 @@
 //	  mc, ml, mi        created, last seen, issued at  (Unix microseconds)
 //	  md, ma            idle and absolute deadlines    (Unix microseconds)
 //	  mu, mp, mg        user, client address, user agent
+//	  mr                "1" for a remembered session ("remember me"); absent
+//	                    or "0" for one that is not
 //	  mn                version, counted up by every update
 //	  mt, ms, mw        a tombstone's next key, sealed successor, grace end
 //

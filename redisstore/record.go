@@ -25,6 +25,7 @@ const (
 	fieldUser      = "mu"
 	fieldClientIP  = "mp"
 	fieldUserAgent = "mg"
+	fieldRemember  = "mr"
 	fieldVersion   = "mn"
 	fieldNext      = "mt"
 	fieldSuccessor = "ms"
@@ -81,6 +82,9 @@ func encodeRecord(rec *session.Record, version string) []any {
 		add(fieldClientIP, rec.ClientIP.String())
 	}
 	add(fieldUserAgent, rec.UserAgent)
+	if rec.Remember {
+		add(fieldRemember, "1")
+	}
 	add(fieldVersion, version)
 	if rec.Tombstone != nil {
 		pairs = append(pairs, tombstoneFields(rec.Tombstone)...)
@@ -126,6 +130,13 @@ func decodeRecord(h map[string]string) (*session.Record, string, error) {
 		}
 		*tf.dst = t
 	}
+	switch r := h[fieldRemember]; r {
+	case "1":
+		rec.Remember = true
+	case "", "0":
+	default:
+		return nil, "", fmt.Errorf("%w: remember %q", errCorrupt, r)
+	}
 	if ip, ok := h[fieldClientIP]; ok {
 		addr, err := netip.ParseAddr(ip)
 		if err != nil {
@@ -164,8 +175,10 @@ func decodeTombstone(h map[string]string, next string) (*session.Tombstone, erro
 }
 
 // deltaArgs appends d in the encoding applyDelta reads (see scripts.go).
-// The user and times the delta sets follow the values as field/value pairs,
-// so that the script hands them all to one HSET as they come.
+// The user, times and remember flag the delta sets follow the values as
+// field/value pairs, so that the script hands them all to one HSET as they
+// come. A Remember of false is written as "0", which reads as an absent
+// field does.
 func deltaArgs(args []any, d *session.Delta) []any {
 	clr, userGiven, user := "", "", ""
 	if d.Clear {
@@ -196,6 +209,9 @@ func deltaArgs(args []any, d *session.Delta) []any {
 	add(fieldLastSeen, micros(d.LastSeen))
 	add(fieldIdle, idle)
 	add(fieldIssued, micros(d.IssuedAt))
+	if d.Remember != nil {
+		add(fieldRemember, remember(*d.Remember))
+	}
 	args[count] = len(args) - count - 1
 	return args
 }
@@ -212,7 +228,15 @@ func indexScore(rec *session.Record) int64 {
 func ceilMillis(us int64) int64 { return (us + 999) / 1000 }
 
 // deltaLen bounds how many arguments deltaArgs appends for d.
-func deltaLen(d *session.Delta) int { return 15 + len(d.Delete) + 2*len(d.Set) }
+func deltaLen(d *session.Delta) int { return 17 + len(d.Delete) + 2*len(d.Set) }
+
+// remember encodes a remember flag in a delta: "1" or "0".
+func remember(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
 
 // expiryMillis is what the scripts' ms() makes of t: its Unix milliseconds,
 // rounded up. An update gets it from the client because string.format costs

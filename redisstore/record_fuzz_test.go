@@ -41,11 +41,14 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(hashBytes(encodeRecord(&session.Record{
 		Values: session.ValuesOf(map[string][]byte{"a": []byte("1")}), User: "alice", CreatedAt: at, LastSeen: at, IssuedAt: at,
 		IdleDeadline: at.Add(time.Hour), AbsoluteDeadline: at.Add(time.Hour), ClientIP: netip.MustParseAddr("192.0.2.1"),
+		Remember: true,
 	}, "7")))
 	f.Add(hashBytes(tombstoneRecord(&session.Tombstone{Next: "k", Successor: []byte{1, 2}, GraceUntil: at, Expires: at})))
 	f.Add([]byte("mc\x00not-a-number\x00"))
 	f.Add([]byte("mp\x00999.1.1.1\x00"))
 	f.Add([]byte("mt\x00\x00mw\x00-1\x00"))
+	f.Add([]byte("mr\x000\x00mu\x00bob\x00"))
+	f.Add([]byte("mr\x00true\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, version, err := decodeRecord(fuzzHash(data))
 		if err != nil {
@@ -57,6 +60,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		require.Equal(t, rec.User, again.User)
 		require.Equal(t, rec.ClientIP, again.ClientIP)
 		require.Equal(t, rec.UserAgent, again.UserAgent)
+		require.Equal(t, rec.Remember, again.Remember)
 		require.Equal(t, rec.Tombstone == nil, again.Tombstone == nil)
 		if rec.Tombstone == nil {
 			require.Equal(t, rec.Values.Len(), again.Values.Len())

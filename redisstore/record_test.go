@@ -29,6 +29,7 @@ func TestRecordEncoding(t *testing.T) {
 		IdleDeadline: at.Add(time.Hour), AbsoluteDeadline: at.Add(12 * time.Hour),
 		ClientIP:  netip.MustParseAddr("2001:db8::7"),
 		UserAgent: "agent",
+		Remember:  true,
 	}
 	tests := []struct {
 		name string
@@ -50,6 +51,7 @@ func TestRecordEncoding(t *testing.T) {
 			require.Equal(t, tc.rec.User, got.User)
 			require.Equal(t, tc.rec.ClientIP, got.ClientIP)
 			require.Equal(t, tc.rec.UserAgent, got.UserAgent)
+			require.Equal(t, tc.rec.Remember, got.Remember)
 			for _, pair := range [][2]time.Time{
 				{tc.rec.CreatedAt, got.CreatedAt}, {tc.rec.LastSeen, got.LastSeen}, {tc.rec.IssuedAt, got.IssuedAt},
 				{tc.rec.IdleDeadline, got.IdleDeadline}, {tc.rec.AbsoluteDeadline, got.AbsoluteDeadline},
@@ -69,11 +71,33 @@ func TestRecordEncoding(t *testing.T) {
 	}
 }
 
+// TestDecodeRemember: a hash without the remember field, as every release
+// before it wrote, is a session not remembered, and so is one an update
+// cleared it in.
+func TestDecodeRemember(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    map[string]string
+		want bool
+	}{
+		{"absent", map[string]string{"mu": "alice"}, false},
+		{"cleared by an update", map[string]string{"mr": "0"}, false},
+		{"set", map[string]string{"mr": "1"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, _, err := decodeRecord(tc.h)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, rec.Remember)
+		})
+	}
+}
+
 func TestDecodeRejectsMalformed(t *testing.T) {
 	for name, h := range map[string]map[string]string{
 		"time":         {"md": "soon"},
 		"address":      {"mp": "not an address"},
 		"grace period": {"mt": "next", "mw": "later"},
+		"remember":     {"mr": "yes"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := decodeRecord(h)

@@ -147,11 +147,11 @@ end
 
 // applyDelta applies the Delta encoded from ARGV[i] to the live record at
 // key, which inspect read as f, idle and abs, in Delta.Apply's order: Clear,
-// Delete, Set, then user and times. The encoding (see deltaArgs): clear
+// Delete, Set, then the other fields. The encoding (see deltaArgs): clear
 // ("1"), user given ("1"), user, idle deadline ("" when unchanged), its
 // expiry time in milliseconds ("" when unchanged or left to ms(), see
 // expiryMillis), n, n value fields to delete, m, m field/value items to set:
-// the values, then the user and times the delta sets. It counts the change
+// the values, then the user, times and remember flag the delta sets. It counts the change
 // in the version, in the same HSET, and moves the record's expiry; it sets
 // alive, whether the record is still there, and user, its user (and changes
 // idle).

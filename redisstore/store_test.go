@@ -72,6 +72,7 @@ func TestKeyLayout(t *testing.T) {
 	s := newTestStore(t, c)
 	ctx, k := context.Background(), newKey(t)
 	rec := liveRecord("alice", "mc", "a value named like a metadata field")
+	rec.Remember = true
 	require.NoError(t, s.Create(ctx, k, rec))
 
 	h, err := c.HGetAll(ctx, s.prefix+"s:{"+k+"}").Result()
@@ -81,6 +82,7 @@ func TestKeyLayout(t *testing.T) {
 	assert.Equal(t, "alice", h["mu"])
 	assert.Equal(t, "2001:db8::1", h["mp"])
 	assert.Equal(t, "redisstore-test", h["mg"])
+	assert.Equal(t, "1", h["mr"])
 	assert.NotContains(t, h, "mt", "a live record is no tombstone")
 
 	expireAt, err := c.PExpireTime(ctx, s.prefix+"s:{"+k+"}").Result()

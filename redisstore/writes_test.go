@@ -143,6 +143,14 @@ func TestWritesOnlyWhatChanged(t *testing.T) {
 		`"HSET" ` + hash + ` "mn" "` + next + `" "vchange" "two" "ml" "` + seen + `" "md" "` + idle + `"`,
 		`"PEXPIREAT" ` + hash + ` "` + ms(now.Add(time.Hour)) + `"`,
 	}, got, "only the changed value is written, with the times, in one HSET")
+
+	next = nextVersion()
+	no := false
+	got = writes(m.scriptWrites(func() {
+		require.NoError(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"keep": []byte("1")}, Remember: &no}))
+	}))
+	require.Len(t, got, 2)
+	assert.Equal(t, `"HSET" `+hash+` "mn" "`+next+`" "vkeep" "1" "mr" "0"`, got[0], "a remember flag goes in the same HSET")
 }
 
 // writeAllAlong makes s, a store under another prefix of the same server,

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"CreateExisting", testCreateExisting},
 		{"UpdateSomeKeys", testUpdateSomeKeys},
 		{"UpdateClearAndUser", testUpdateClearAndUser},
+		{"UpdateRemember", testUpdateRemember},
 		{"Touch", testTouch},
 		{"Delete", testDelete},
 		{"Expiry", testExpiry},
@@ -167,6 +168,7 @@ func requireSameRecord(t *testing.T, want, got *session.Record) {
 	}
 	require.Equal(t, want.ClientIP, got.ClientIP)
 	require.Equal(t, want.UserAgent, got.UserAgent)
+	require.Equal(t, want.Remember, got.Remember, "Remember")
 	require.Nil(t, got.Tombstone)
 }
 
@@ -193,6 +195,15 @@ func testCreateAndLoad(t *testing.T, s session.Store) {
 		got := mustLoad(t, s, k)
 		requireSameRecord(t, rec, got)
 	})
+	for name, remember := range map[string]bool{"remembered": true, "not remembered": false} {
+		t.Run(name, func(t *testing.T) {
+			k := key(t)
+			rec := record("alice", "a", "1")
+			rec.Remember = remember
+			mustCreate(t, s, k, rec)
+			requireSameRecord(t, rec, mustLoad(t, s, k))
+		})
+	}
 }
 
 func testCreateExisting(t *testing.T, s session.Store) {
@@ -226,6 +237,28 @@ func testUpdateClearAndUser(t *testing.T, s session.Store) {
 	require.Equal(t, "bob", got.User)
 	require.NoError(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"d": []byte("4")}}))
 	require.Equal(t, "bob", mustLoad(t, s, k).User, "a nil User leaves the user alone")
+}
+
+func testUpdateRemember(t *testing.T, s session.Store) {
+	ctx, k := context.Background(), key(t)
+	yes, no := true, false
+	mustCreate(t, s, k, record("alice", "a", "1"))
+	require.NoError(t, s.Update(ctx, k, session.Delta{Remember: &yes}))
+	got := mustLoad(t, s, k)
+	require.True(t, got.Remember, "a Remember of true is set")
+	require.Equal(t, map[string]string{"a": "1"}, values(got), "changing Remember leaves values alone")
+	require.Equal(t, "alice", got.User)
+
+	require.NoError(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"b": []byte("2")}, LastSeen: now()}))
+	require.True(t, mustLoad(t, s, k).Remember, "a nil Remember leaves it alone")
+
+	require.NoError(t, s.Update(ctx, k, session.Delta{Remember: &no, Set: map[string][]byte{"a": []byte("one")}}))
+	got = mustLoad(t, s, k)
+	require.False(t, got.Remember, "a Remember of false is set")
+	require.Equal(t, map[string]string{"a": "one", "b": "2"}, values(got), "with the rest of its delta")
+
+	require.NoError(t, s.Update(ctx, k, session.Delta{Delete: []string{"b"}}))
+	require.False(t, mustLoad(t, s, k).Remember, "a nil Remember leaves false alone too")
 }
 
 func testTouch(t *testing.T, s session.Store) {
@@ -361,6 +394,31 @@ func testRenew(t *testing.T, s session.Store) {
 		require.NoError(t, s.Renew(ctx, oldKey, newKey, session.Delta{}, tombstone(newKey, 0, now().Add(-time.Second))))
 		requireGone(t, s, oldKey, "an expired tombstone is gone")
 		mustLoad(t, s, newKey)
+	})
+	t.Run("remember", func(t *testing.T) {
+		yes, no := true, false
+		for _, tc := range []struct {
+			name      string
+			was, want bool
+			delta     *bool
+		}{
+			{"kept true", true, true, nil},
+			{"kept false", false, false, nil},
+			{"set", false, true, &yes},
+			{"cleared", true, false, &no},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				oldKey, newKey := key(t), key(t)
+				rec := record("alice", "a", "1")
+				rec.Remember = tc.was
+				mustCreate(t, s, oldKey, rec)
+				d := session.Delta{Remember: tc.delta, IssuedAt: now()}
+				require.NoError(t, s.Renew(ctx, oldKey, newKey, d, tombstone(newKey, time.Second, now().Add(time.Minute))))
+				got := mustLoad(t, s, newKey)
+				require.Equal(t, tc.want, got.Remember, "Renew keeps Remember, or applies the delta's")
+				require.Equal(t, map[string]string{"a": "1"}, values(got))
+			})
+		}
 	})
 }
 
@@ -582,7 +640,9 @@ func testUserIndex(t *testing.T, s session.Store) {
 	ctx := context.Background()
 	user, other := "alice-"+key(t), "bob-"+key(t)
 	a1, a2, b1, anon := key(t), key(t), key(t), key(t)
-	mustCreate(t, s, a1, record(user, "n", "1"))
+	remembered := record(user, "n", "1")
+	remembered.Remember = true
+	mustCreate(t, s, a1, remembered)
 	mustCreate(t, s, a2, record(user, "n", "2"))
 	mustCreate(t, s, b1, record(other))
 	mustCreate(t, s, anon, record(""))
@@ -591,6 +651,7 @@ func testUserIndex(t *testing.T, s session.Store) {
 	require.NoError(t, err)
 	for _, kr := range recs {
 		require.Contains(t, []string{"1", "2"}, string(get(kr.Record, "n")), "listed records are whole")
+		require.Equal(t, kr.Key == a1, kr.Record.Remember, "listed records keep Remember")
 	}
 
 	// Login: a user set by Update joins the index; a changed user moves.
