@@ -220,9 +220,9 @@ func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now t
 	}
 	s.rec = d.Apply(s.rec)
 	s.resetPendingLocked()
-	if (s.persistentLocked() || d.Remember != nil) && s.cookieWritableLocked() {
+	if (s.persistentLocked() || d.Remember != nil) && !s.m.cookie.header && s.cookieWritableLocked() {
 		// The deadline moved, or the cookie switches between persistent and
-		// browser-session.
+		// browser-session; a token header has no expiry to send.
 		return s.m.cookie.set(w, s.https(), s.id, s.cookieExpiresLocked())
 	}
 	return s.resendLocked(w)

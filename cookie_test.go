@@ -497,7 +497,7 @@ func TestCookieLineMatchesNetHTTP(t *testing.T) {
 		{name: "over TLS", cfg: func(*config) {}, https: true},
 		{name: "everything", cfg: func(c *config) {
 			c.cookieName, c.cookiePath, c.cookieDomain = "JSESSIONID", "/app", ".example.com"
-			c.sameSite, c.secure, c.persistent = http.SameSiteStrictMode, secureAlways, true
+			c.sameSite, c.secure, c.persistent, c.partitioned = http.SameSiteStrictMode, secureAlways, true, true
 		}, expires: expires},
 		{name: "__Host-, SameSite=None", cfg: func(c *config) {
 			c.cookieName, c.sameSite = "__Host-id", http.SameSiteNoneMode
@@ -532,6 +532,8 @@ func TestCookieLineMatchesNetHTTP(t *testing.T) {
 			got.RawExpires, wantParsed.RawExpires = "", ""
 			require.Equal(t, wantParsed, got)
 			require.Equal(t, cfg.partitioned, got.Partitioned, "net/http reads Partitioned from our line")
+			allocs := testing.AllocsPerRun(10, func() { _ = cc.line(value, tc.expires, tc.remove, tc.https) })
+			require.Equal(t, 1.0, allocs, "the line is built in one allocation")
 		})
 	}
 }

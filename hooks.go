@@ -5,13 +5,14 @@ import (
 	"net/netip"
 )
 
-// RejectReason says why a session cookie was not adopted; the zero value
-// means "not rejected".
+// RejectReason says why a session cookie (or, with [WithTokenHeader], the
+// token header) was not adopted; the zero value means "not rejected".
 type RejectReason int
 
-// The reasons a cookie can be rejected. A stale ID after renewal and an IP
-// mismatch are hijack signals: the cookie was valid once, and someone other
-// than its owner may be using it.
+// The reasons a cookie can be rejected; they apply to the token header too,
+// where RejectMalformedCookie also covers several values of the header. A
+// stale ID after renewal and an IP mismatch are hijack signals: the cookie
+// was valid once, and someone other than its owner may be using it.
 const (
 	RejectUnknownID RejectReason = iota + 1
 	RejectExpired

@@ -15,7 +15,8 @@ var errCommitFailed = errors.New("session: not written: the session could not be
 // Handler returns middleware that loads the request's session before next
 // runs and saves it when the response starts. A store error while loading is
 // answered by the error handler ([WithErrorHandler]), and next does not run.
-// Every response gets "Vary: Cookie".
+// Every response gets "Vary: Cookie" (with [WithTokenHeader], Vary names the
+// header instead).
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return &middleware{m: m, next: next}
 }
@@ -28,7 +29,7 @@ type middleware struct {
 func (h *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
 	st := &requestState{}
-	st.varyCookie(w.Header())
+	st.varyCookie(w.Header(), m.cookie.vary)
 	s := &st.session
 	s.m, s.r, s.isNew = m, r, true
 	if err := s.load(); err != nil {
@@ -106,31 +107,31 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, rw, nil
 }
 
-// varyCookie adds "Vary: Cookie" to h, in st's room if h has no Vary yet;
-// capped, so that a later append copies.
-func (st *requestState) varyCookie(h http.Header) {
+// varyCookie adds name ("Cookie", or the token header's) to h's Vary, in
+// st's room if h has no Vary yet; capped, so that a later append copies.
+func (st *requestState) varyCookie(h http.Header, name string) {
 	if v, ok := h["Vary"]; ok {
-		h["Vary"] = append(v, "Cookie")
+		h["Vary"] = append(v, name)
 		return
 	}
-	st.vary[0] = "Cookie"
+	st.vary[0] = name
 	h["Vary"] = st.vary[:1:1]
 }
 
-// varyCookieAtStart adds "Cookie" to Vary unless it is there (or "*"): the
+// varyCookieAtStart adds name to Vary unless it is there (or "*"): the
 // handler may have replaced the Vary that varyCookie set.
-func varyCookieAtStart(h http.Header) {
+func varyCookieAtStart(h http.Header, name string) {
 	for _, v := range h["Vary"] {
 		for v != "" {
 			var token string
 			token, v, _ = strings.Cut(v, ",")
 			token = strings.TrimSpace(token)
-			if strings.EqualFold(token, "Cookie") || token == "*" {
+			if strings.EqualFold(token, name) || token == "*" {
 				return
 			}
 		}
 	}
-	h["Vary"] = append(h["Vary"], "Cookie")
+	h["Vary"] = append(h["Vary"], name)
 }
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -144,11 +145,11 @@ func (w *responseWriter) begin() bool {
 		return err == nil
 	}
 	h := w.ResponseWriter.Header()
-	varyCookieAtStart(h)
+	varyCookieAtStart(h, s.m.cookie.vary)
 	if err != nil {
 		// None of the application's headers may describe the error response.
 		clear(h)
-		h.Set("Vary", "Cookie")
+		h.Set("Vary", s.m.cookie.vary)
 		if s.m.cfg.noStore { // a save failed: there was a session to save
 			h.Set("Cache-Control", "no-store")
 		}

@@ -245,9 +245,9 @@ func WithRememberMe(idle, absolute time.Duration) Option {
 // checked.
 func WithMaxSessionBytes(n int) Option { return func(c *config) { c.maxSessionBytes = n } }
 
-// WithTokenHeader makes the ID travel in the request header name instead
-// of a cookie, for API and mobile clients that keep the token themselves.
-// The manager reads the ID from exactly one value of that header (several
+// WithTokenHeader makes the ID travel in the header called name instead of
+// a cookie, for API and mobile clients that keep the token themselves. The
+// manager reads the ID from exactly one value of that header (several
 // values, like a malformed one, are refused without a store lookup; an empty
 // one counts as none), and sends a new or renewed ID in a response header of
 // the same name, where the cookie transport would send a Set-Cookie: an empty
@@ -306,6 +306,7 @@ func (c *config) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf("session: "+format, args...)) }
 	c.validateCookie(add)
+	c.validateTokenHeader(add)
 	if c.idleTimeout <= 0 {
 		add("idle timeout must be positive, got %v", c.idleTimeout)
 	}
@@ -379,6 +380,58 @@ func (c *config) validateCookie(add func(format string, args ...any)) {
 	}
 	if c.partitioned && c.secure != secureAlways && !securePrefix {
 		add("WithPartitioned needs WithSecure(true) or a __Host- or __Secure- name: browsers drop a Partitioned cookie that is not Secure")
+	}
+}
+
+// reservedHeaders are the names WithTokenHeader refuses, in canonical form:
+// fields that browsers or HTTP give a meaning (cookies and credentials,
+// which browsers attach on their own; hop-by-hop fields, which proxies drop;
+// framing and routing), and those this package writes or trusts (caching,
+// forwarding).
+var reservedHeaders = map[string]bool{
+	"Cookie": true, "Cookie2": true, "Set-Cookie": true, "Set-Cookie2": true,
+	"Authorization": true, "Proxy-Authorization": true, "Www-Authenticate": true,
+	"Proxy-Authenticate": true, "Authentication-Info": true, "Proxy-Authentication-Info": true,
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Host": true, "Content-Length": true, "Content-Type": true, "Content-Encoding": true,
+	"Content-Range": true, "Range": true, "Location": true, "Date": true, "Expect": true,
+	"Cache-Control": true, "Vary": true, "Pragma": true, "Expires": true, "Age": true,
+	"Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Proto": true,
+	"X-Forwarded-Host": true, "X-Real-Ip": true,
+}
+
+// validateTokenHeader checks WithTokenHeader's name, and that no cookie
+// option, which could only mislead with no cookie, comes with it.
+func (c *config) validateTokenHeader(add func(format string, args ...any)) {
+	if !c.tokenHeaderSet {
+		return
+	}
+	switch name := http.CanonicalHeaderKey(c.tokenHeader); {
+	case !isToken(c.tokenHeader):
+		add("token header %q is not a valid header name", c.tokenHeader)
+	case reservedHeaders[name]:
+		add("token header %q is reserved: HTTP or this package gives %s a meaning", c.tokenHeader, name)
+	}
+	var cookieOptions []string
+	for _, o := range []struct {
+		name string
+		set  bool
+	}{
+		{"WithCookieName", c.cookieName != DefaultCookieName},
+		{"WithCookiePath", c.cookiePath != "/"},
+		{"WithCookieDomain", c.cookieDomain != ""},
+		{"WithSameSite", c.sameSite != http.SameSiteLaxMode},
+		{"WithSecure", c.secure != secureAuto},
+		{"WithPersistentCookie", c.persistent},
+		{"WithPartitioned", c.partitioned},
+	} {
+		if o.set {
+			cookieOptions = append(cookieOptions, o.name)
+		}
+	}
+	if len(cookieOptions) > 0 {
+		add("WithTokenHeader sends no cookie, so %s cannot be used with it", strings.Join(cookieOptions, ", "))
 	}
 }
 

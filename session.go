@@ -71,7 +71,7 @@ type renewal struct {
 	rotation bool          // WithRotation's: may be postponed, unlike Login or Renew
 }
 
-// ID returns the session's ID, as carried by its cookie: "" until the session
+// ID returns the session's ID, as carried by its cookie (or token header): "" until the session
 // exists in the store. After Renew or Login it is the new ID.
 func (s *Session) ID() string {
 	s.mu.Lock()
