@@ -65,10 +65,16 @@
 //   - IDs are 256 bits from crypto/rand. An ID the server did not issue
 //     (unknown, expired, invalidated, forged) is never adopted: the client
 //     gets a fresh session and, once it writes, a fresh ID.
-//   - Only the cookie carries the ID. The cookie is always HttpOnly,
-//     SameSite=Lax by default, and Secure whenever the request came over TLS.
-//     A name starting with "__Host-" makes it Secure with Path=/ and no
-//     Domain, and [New] rejects options that contradict that.
+//   - Only the cookie carries the ID (or, with [WithTokenHeader], one request
+//     and response header instead, for clients that are not browsers: a
+//     token a script holds is exposed to cross-site scripting). The cookie
+//     is always HttpOnly, SameSite=Lax by default, and Secure whenever the
+//     request came over TLS. A name starting with "__Host-" makes it Secure
+//     with Path=/ and no Domain, and [New] rejects options that contradict
+//     that. [WithNoStore] keeps every response of a request with a session,
+//     the page after a logout included, out of every cache;
+//     [WithPartitioned] adds the Partitioned (CHIPS) attribute for a
+//     session inside a cross-site frame.
 //   - Idle (default 30 minutes) and absolute (default 12 hours) timeouts are
 //     enforced by the Manager with its own clock, whatever the store does.
 //   - Call [Session.Login] (or [Session.Renew]) whenever privilege changes.
