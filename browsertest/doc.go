@@ -1,7 +1,9 @@
 // Package browsertest drives the example applications in a real, headless
 // Chromium, so that what the library promises about its cookie (HttpOnly,
-// SameSite=Lax, Secure over TLS, removed on invalidation, renewed at login)
-// is checked where it matters: in a browser's cookie store and in its pages.
+// SameSite=Lax, Secure over TLS, replaced on invalidation, renewed at login,
+// persistent only for "remember me") and its pages (kept out of the back
+// button's cache, told when their session ends elsewhere) is checked where
+// it matters: in a browser's cookie store and in its pages.
 //
 // It holds tests only. They build examples/cart and examples/login with
 // `go build`, start the binaries on free loopback ports and drive them

@@ -1,12 +1,14 @@
-// Command cart is a tiny shop on the default in-memory store: a product list,
-// a cart kept in the session, and a checkout that ends the session, so that
-// the ID that placed an order can never add to a cart again.
+// Command cart is a tiny shop on the default in-memory store: a product list
+// showing the cart's size, a cart kept in the session, one-time messages
+// ("added to your cart"), and a checkout that ends the session, so that the
+// ID that placed an order can never add to a cart again.
 //
 //	go run ./examples/cart -addr localhost:8080
 package main
 
 import (
 	"flag"
+	"fmt"
 	"html/template"
 	"log"
 	"net/http"
@@ -20,36 +22,39 @@ import (
 var products = []string{"apple", "bread", "cheese"}
 
 var page = template.Must(template.New("").Parse(`
+{{define "flash"}}{{with .}}<p role="status" id="flash">{{.}}</p>{{end}}{{end}}
 {{define "products"}}<!doctype html><title>Shop</title>
+{{template "flash" .Flash}}
 <h1>Products</h1>
-<ul>{{range .}}
+<ul>{{range .Products}}
 <li>{{.}} <form method="post" action="/cart"><input type="hidden" name="item" value="{{.}}"><button>Add to cart</button></form></li>{{end}}
 </ul>
-<p><a href="/cart">View cart</a></p>
+<p><a href="/cart">View cart (<span id="count">{{.Count}}</span>)</a></p>
 {{end}}
 {{define "cart"}}<!doctype html><title>Cart</title>
+{{template "flash" .Flash}}
 <h1>Your cart</h1>
-{{if .}}<ol>{{range .}}
+{{with .Items}}<ol>{{range .}}
 <li>{{.}}</li>{{end}}
 </ol>
 <form method="post" action="/checkout"><button>Check out</button></form>
 {{else}}<p>Your cart is empty.</p>{{end}}
 <p><a href="/">Continue shopping</a></p>
-{{end}}
-{{define "order"}}<!doctype html><title>Order placed</title>
-<h1>Thank you</h1>
-<p>Your order of {{len .}} item(s) is placed.</p>
-<p><a href="/">Shop again</a></p>
 {{end}}`))
+
+// newManager returns the shop's session manager. WithNoStore keeps every
+// page shown to a visitor with a session out of all caches, the browser's
+// included: after checkout, the back button shows no old cart.
+func newManager() (*session.Manager, error) {
+	return session.New(session.WithCookieName("JSESSIONID"), session.WithNoStore(true))
+}
 
 // newApp returns the shop's routes behind m's middleware. Forms need no CSRF
 // token: the session cookie is SameSite=Lax, so a cross-site POST arrives
 // without it and can only reach an empty cart.
 func newApp(m *session.Manager) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		render(w, "products", products)
-	})
+	mux.HandleFunc("GET /{$}", viewProducts)
 	mux.HandleFunc("GET /cart", viewCart)
 	mux.HandleFunc("POST /cart", addToCart)
 	mux.HandleFunc("POST /checkout", checkout)
@@ -61,8 +66,26 @@ func cartOf(r *http.Request) []string {
 	return cart
 }
 
+// flashOf returns the message left for this page, and removes it so that it
+// shows once.
+func flashOf(r *http.Request) string {
+	msg, _ := session.Pop[string](session.FromContext(r.Context()), "flash")
+	return msg
+}
+
+func viewProducts(w http.ResponseWriter, r *http.Request) {
+	render(w, "products", struct {
+		Products []string
+		Count    int
+		Flash    string
+	}{products, len(cartOf(r)), flashOf(r)})
+}
+
 func viewCart(w http.ResponseWriter, r *http.Request) {
-	render(w, "cart", cartOf(r))
+	render(w, "cart", struct {
+		Items []string
+		Flash string
+	}{cartOf(r), flashOf(r)})
 }
 
 // addToCart stores the grown cart. Two adds racing in one session both read
@@ -76,12 +99,16 @@ func addToCart(w http.ResponseWriter, r *http.Request) {
 	}
 	// Clip so that append copies: the slice may be the session's own.
 	cart := append(slices.Clip(cartOf(r)), item)
-	session.FromContext(r.Context()).Set("cart", cart)
-	http.Redirect(w, r, "/cart", http.StatusSeeOther)
+	if err := session.FromContext(r.Context()).Set("cart", cart); err != nil {
+		serverError(w, "adding to the cart", err)
+		return
+	}
+	redirect(w, r, "/cart", fmt.Sprintf("Added %s to your cart.", item))
 }
 
 // checkout places the order and ends the session before the response
-// starts, so that the response can still remove the cookie.
+// starts, so that the response can still replace the cookie. The message
+// after it starts a new session, under a new ID.
 func checkout(w http.ResponseWriter, r *http.Request) {
 	cart := cartOf(r)
 	if len(cart) == 0 {
@@ -90,11 +117,20 @@ func checkout(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Printf("cart: order placed: %q", cart)
 	if err := session.FromContext(r.Context()).Invalidate(); err != nil {
-		log.Printf("cart: ending session after checkout: %v", err)
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		serverError(w, "ending the session after checkout", err)
 		return
 	}
-	render(w, "order", cart)
+	redirect(w, r, "/", fmt.Sprintf("Thank you: your order of %d item(s) is placed.", len(cart)))
+}
+
+// redirect sends the browser to path, leaving msg for the page there to
+// show once.
+func redirect(w http.ResponseWriter, r *http.Request, path, msg string) {
+	if err := session.FromContext(r.Context()).Set("flash", msg); err != nil {
+		serverError(w, "saving a message", err)
+		return
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // render writes template name; its first byte commits the session, so every
@@ -106,10 +142,15 @@ func render(w http.ResponseWriter, name string, data any) {
 	}
 }
 
+func serverError(w http.ResponseWriter, doing string, err error) {
+	log.Printf("cart: %s: %v", doing, err)
+	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+}
+
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on")
 	flag.Parse()
-	m, err := session.New(session.WithCookieName("JSESSIONID"))
+	m, err := newManager()
 	if err != nil {
 		log.Fatal(err)
 	}

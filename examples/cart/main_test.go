@@ -6,10 +6,10 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/sessionid/session"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +18,7 @@ const cookieName = "JSESSIONID"
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	m, err := session.New(session.WithCookieName(cookieName))
+	m, err := newManager()
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	srv := httptest.NewServer(newApp(m))
@@ -94,6 +94,26 @@ func getCart(t *testing.T, c *http.Client, srv *httptest.Server) string {
 	return body
 }
 
+func getProducts(t *testing.T, c *http.Client, srv *httptest.Server) string {
+	t.Helper()
+	resp, body := do(t, c, http.MethodGet, srv.URL+"/", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return body
+}
+
+var (
+	flashField = regexp.MustCompile(`<p role="status" id="flash">([^<]*)</p>`)
+	countField = regexp.MustCompile(`View cart \(<span id="count">(\d+)</span>\)`)
+)
+
+// messageOn returns the one-time message on page, "" if none.
+func messageOn(page string) string {
+	if m := flashField.FindStringSubmatch(page); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 func sessionCookie(resp *http.Response) *http.Cookie {
 	for _, ck := range resp.Cookies() {
 		if ck.Name == cookieName {
@@ -155,13 +175,14 @@ func TestCheckoutEndsSession(t *testing.T) {
 	oldID := sessionID(t, c, srv)
 	require.NotEmpty(t, oldID)
 
-	resp, body := do(t, c, http.MethodPost, srv.URL+"/checkout", url.Values{})
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, body, "order of 2 item(s)")
+	resp, _ := do(t, c, http.MethodPost, srv.URL+"/checkout", url.Values{})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
 	ck := sessionCookie(resp)
-	require.NotNil(t, ck, "checkout must remove the cookie")
-	assert.Negative(t, ck.MaxAge, "Max-Age=0 removes the cookie")
-	assert.Empty(t, sessionID(t, c, srv), "the jar dropped the cookie")
+	require.NotNil(t, ck, "checkout must replace the cookie")
+	assert.NotEqual(t, oldID, ck.Value, "the message after checkout travels in a new session")
+	assert.Equal(t, "Thank you: your order of 2 item(s) is placed.", messageOn(getProducts(t, c, srv)))
+	assert.Empty(t, messageOn(getProducts(t, c, srv)), "the message is shown once")
 	assert.Contains(t, getCart(t, c, srv), "Your cart is empty")
 
 	// A copy of the old cookie is worth nothing: the cart is gone...
@@ -177,4 +198,52 @@ func TestCheckoutEndsSession(t *testing.T) {
 	cart := getCart(t, clientWithID(t, srv, oldID), srv)
 	assert.Contains(t, cart, "Your cart is empty")
 	assert.NotContains(t, cart, "bread")
+}
+
+func TestProductPageShowsCartCount(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t)
+	count := func() string {
+		m := countField.FindStringSubmatch(getProducts(t, c, srv))
+		require.NotNil(t, m, "the product page shows the cart's size")
+		return m[1]
+	}
+	assert.Equal(t, "0", count())
+	add(t, c, srv, "apple")
+	add(t, c, srv, "apple")
+	add(t, c, srv, "bread")
+	assert.Equal(t, "3", count())
+}
+
+func TestAddShowsMessageOnce(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t)
+	resp := add(t, c, srv, "cheese")
+	assert.Equal(t, "/cart", resp.Header.Get("Location"))
+	cart := getCart(t, c, srv)
+	assert.Equal(t, "Added cheese to your cart.", messageOn(cart))
+	assert.Contains(t, cart, "<li>cheese</li>")
+	assert.Empty(t, messageOn(getCart(t, c, srv)), "the message is shown once")
+	assert.Empty(t, messageOn(getProducts(t, c, srv)))
+}
+
+// TestPagesWithSessionAreNotStored: every response of a request with a
+// session says no-store, the checkout's included, so that no cache and no
+// back button shows a cart again; pages for visitors without one are left
+// to the usual caching.
+func TestPagesWithSessionAreNotStored(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t)
+	resp, _ := do(t, c, http.MethodGet, srv.URL+"/", nil)
+	assert.Empty(t, resp.Header.Get("Cache-Control"), "no session: nothing to keep out of caches")
+
+	resp = add(t, c, srv, "apple")
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "the add that creates the session")
+	for _, path := range []string{"/", "/cart"} {
+		resp, _ = do(t, c, http.MethodGet, srv.URL+path, nil)
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), path)
+	}
+	resp, _ = do(t, c, http.MethodPost, srv.URL+"/checkout", url.Values{})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "the checkout")
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -9,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionid/session"
 	"github.com/stretchr/testify/assert"
@@ -19,9 +22,20 @@ import (
 const cookieName = session.DefaultCookieName
 
 var (
-	csrfField   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	handleField = regexp.MustCompile(`name="handle" value="([^"]+)"`)
+	csrfField    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	handleField  = regexp.MustCompile(`name="handle" value="([^"]+)"`)
+	flashField   = regexp.MustCompile(`<p role="status" id="flash">([^<]*)</p>`)
+	homeExpires  = regexp.MustCompile(`This session ends <time datetime="([^"]+)"`)
+	tableExpires = regexp.MustCompile(`<td class="expires"><time datetime="([^"]+)"`)
 )
+
+// messageOn returns the one-time message on page, "" if none.
+func messageOn(page string) string {
+	if m := flashField.FindStringSubmatch(page); m != nil {
+		return m[1]
+	}
+	return ""
+}
 
 // client is one browser: a cookie jar and a User-Agent that names it on the
 // active sessions page.
@@ -34,7 +48,7 @@ type client struct {
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	m, err := session.New()
+	m, err := newManager()
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	srv := httptest.NewServer(newApp(m))
@@ -119,17 +133,28 @@ func (c *client) loggedInAs() string {
 	return m[1]
 }
 
-// csrf visits the home page and returns the login form's token.
+// csrf visits the home page and returns its forms' token.
 func (c *client) csrf() string {
 	c.t.Helper()
 	m := csrfField.FindStringSubmatch(c.home())
-	require.NotNil(c.t, m, "home page has no login token")
+	require.NotNil(c.t, m, "home page has no form token")
 	return m[1]
+}
+
+// post submits form to path as the page's form would, with the session's
+// token.
+func (c *client) post(path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", c.csrf())
+	return c.do(http.MethodPost, path, form)
 }
 
 func (c *client) login(user, password string) {
 	c.t.Helper()
-	resp, _ := c.do(http.MethodPost, "/login", url.Values{"csrf": {c.csrf()}, "user": {user}, "password": {password}})
+	resp, _ := c.post("/login", url.Values{"user": {user}, "password": {password}})
 	require.Equal(c.t, http.StatusSeeOther, resp.StatusCode)
 	require.Equal(c.t, user, c.loggedInAs())
 }
@@ -148,7 +173,7 @@ func (c *client) sessionsPage() (string, []string) {
 
 func (c *client) revoke(handle string) *http.Response {
 	c.t.Helper()
-	resp, _ := c.do(http.MethodPost, "/sessions/revoke", url.Values{"handle": {handle}})
+	resp, _ := c.post("/sessions/revoke", url.Values{"handle": {handle}})
 	return resp
 }
 
@@ -179,6 +204,10 @@ func TestLoginRenewsID(t *testing.T) {
 	assert.Equal(t, "alice", c.loggedInAs())
 
 	assert.Empty(t, withID(t, srv, anonID).loggedInAs(), "the pre-login ID must not reach the logged-in session")
+	assert.NotEqual(t, token, c.csrf(), "login replaces the form token")
+	resp, _ = c.do(http.MethodPost, "/logout", url.Values{"csrf": {token}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "the pre-login token must not work after login")
+	assert.Equal(t, "alice", c.loggedInAs())
 }
 
 func TestLoginRefused(t *testing.T) {
@@ -224,13 +253,15 @@ func TestLogout(t *testing.T) {
 	c.login("alice", demoUsers["alice"])
 	id := c.id()
 
-	resp, _ := c.do(http.MethodPost, "/logout", url.Values{})
+	resp, _ := c.post("/logout", nil)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	ck := sessionCookie(resp)
-	require.NotNil(t, ck, "logout must remove the cookie")
-	assert.Negative(t, ck.MaxAge)
-	assert.Empty(t, c.id())
-	assert.Empty(t, c.loggedInAs())
+	require.NotNil(t, ck, "logout must replace the cookie")
+	assert.NotEqual(t, id, ck.Value, "the message travels in a new, anonymous session")
+	home := c.home()
+	assert.Contains(t, home, "Not logged in.")
+	assert.Equal(t, "You are logged out.", messageOn(home))
+	assert.Empty(t, messageOn(c.home()), "the message is shown once")
 	assert.Empty(t, withID(t, srv, id).loggedInAs(), "a copy of the cookie must not outlive logout")
 }
 
@@ -243,7 +274,7 @@ func TestActiveSessionsAndRevoke(t *testing.T) {
 
 	page, handles := laptop.sessionsPage()
 	assert.Equal(t, 2, strings.Count(page, `<tr class="session">`), page)
-	assert.Equal(t, 1, strings.Count(page, "this session"), page)
+	assert.Equal(t, 1, strings.Count(page, "this device"), page)
 	assert.Contains(t, page, "alice-laptop")
 	assert.Contains(t, page, "alice-phone")
 	assert.Contains(t, page, "127.0.0.1")
@@ -252,13 +283,17 @@ func TestActiveSessionsAndRevoke(t *testing.T) {
 
 	resp := laptop.revoke(handles[0])
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	assert.Empty(t, phone.loggedInAs(), "the revoked session is logged out")
-	assert.Equal(t, "alice", laptop.loggedInAs())
-
+	assert.Equal(t, "/sessions", resp.Header.Get("Location"))
 	page, handles = laptop.sessionsPage()
+	assert.Equal(t, "That session is signed out.", messageOn(page))
 	assert.Equal(t, 1, strings.Count(page, `<tr class="session">`), page)
 	assert.NotContains(t, page, "alice-phone")
 	assert.Empty(t, handles)
+	page, _ = laptop.sessionsPage()
+	assert.Empty(t, messageOn(page), "the message is shown once")
+
+	assert.Empty(t, phone.loggedInAs(), "the revoked session is logged out")
+	assert.Equal(t, "alice", laptop.loggedInAs())
 }
 
 func TestRevokeOwnSessionLogsOut(t *testing.T) {
@@ -270,12 +305,15 @@ func TestRevokeOwnSessionLogsOut(t *testing.T) {
 	_, handles := other.sessionsPage()
 	require.Len(t, handles, 1) // c's session, as other sees it
 
+	id := c.id()
 	resp := c.revoke(handles[0])
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	ck := sessionCookie(resp)
 	require.NotNil(t, ck)
-	assert.Negative(t, ck.MaxAge)
+	assert.NotEqual(t, id, ck.Value)
+	assert.Equal(t, "You are logged out.", messageOn(c.home()))
 	assert.Empty(t, c.loggedInAs())
+	assert.Empty(t, withID(t, srv, id).loggedInAs())
 	assert.Equal(t, "alice", other.loggedInAs())
 }
 
@@ -310,16 +348,192 @@ func TestLogoutEverywhere(t *testing.T) {
 	bob.login("bob", demoUsers["bob"])
 	phoneID := phone.id()
 
-	resp, _ := laptop.do(http.MethodPost, "/logout-everywhere", url.Values{})
+	laptopID := laptop.id()
+	resp, _ := laptop.post("/logout-everywhere", nil)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	ck := sessionCookie(resp)
-	require.NotNil(t, ck, "the requesting browser's cookie is removed too")
-	assert.Negative(t, ck.MaxAge)
+	require.NotNil(t, ck, "the requesting browser's cookie is replaced too")
+	assert.NotEqual(t, laptopID, ck.Value)
+	assert.Equal(t, "You are logged out on every device.", messageOn(laptop.home()))
 
 	assert.Empty(t, laptop.loggedInAs())
+	assert.Empty(t, withID(t, srv, laptopID).loggedInAs())
 	assert.Empty(t, phone.loggedInAs())
 	assert.Empty(t, withID(t, srv, phoneID).loggedInAs())
 	assert.Equal(t, "bob", bob.loggedInAs(), "other users keep their sessions")
 	page, _ := bob.sessionsPage()
 	assert.Equal(t, 1, strings.Count(page, `<tr class="session">`))
+}
+
+func TestLoginPageShowsDemoUsers(t *testing.T) {
+	home := newClient(t, newServer(t), "browser").home()
+	for user, password := range demoUsers {
+		assert.Contains(t, home, "<code>"+user+"</code> / <code>"+password+"</code>")
+	}
+}
+
+// TestFormsNeedTheSessionsToken: every form is refused without its
+// session's token, also with another session's.
+func TestFormsNeedTheSessionsToken(t *testing.T) {
+	for _, path := range []string{"/login", "/logout", "/logout-everywhere", "/sessions/revoke", "/sessions/others"} {
+		t.Run(path, func(t *testing.T) {
+			srv := newServer(t)
+			laptop, phone := newClient(t, srv, "alice-laptop"), newClient(t, srv, "alice-phone")
+			laptop.login("alice", demoUsers["alice"])
+			phone.login("alice", demoUsers["alice"])
+			_, handles := laptop.sessionsPage()
+			form := url.Values{"user": {"bob"}, "password": {demoUsers["bob"]}, "handle": handles}
+			for _, token := range []string{"", "forged", phone.csrf()} {
+				form.Set("csrf", token)
+				resp, _ := laptop.do(http.MethodPost, path, form)
+				assert.Equal(t, http.StatusForbidden, resp.StatusCode, "token %q", token)
+			}
+			assert.Equal(t, "alice", laptop.loggedInAs())
+			assert.Equal(t, "alice", phone.loggedInAs())
+		})
+	}
+}
+
+// TestRememberMe: a remembered login gets a cookie that outlives the
+// browser and the 30-day idle timeout, shown on both pages; a normal one a
+// browser-session cookie and the default 30 minutes.
+func TestRememberMe(t *testing.T) {
+	tests := []struct {
+		name     string
+		remember bool
+		lasts    time.Duration
+	}{
+		{name: "remembered", remember: true, lasts: rememberIdle},
+		{name: "not remembered", remember: false, lasts: session.DefaultIdleTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, newServer(t), "browser")
+			form := url.Values{"user": {"alice"}, "password": {demoUsers["alice"]}}
+			if tt.remember {
+				form.Set("remember", "on")
+			}
+			start := time.Now()
+			resp, _ := c.post("/login", form)
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			ck := sessionCookie(resp)
+			require.NotNil(t, ck)
+			if tt.remember {
+				assert.WithinRange(t, ck.Expires, start.Add(tt.lasts), start.Add(tt.lasts+time.Hour), "a persistent cookie")
+			} else {
+				assert.True(t, ck.Expires.IsZero(), "a browser-session cookie")
+				assert.Zero(t, ck.MaxAge)
+			}
+
+			home := c.home()
+			assert.Equal(t, tt.remember, strings.Contains(home, "remembered on this device"))
+			page, _ := c.sessionsPage()
+			for _, shown := range [][]string{homeExpires.FindStringSubmatch(home), tableExpires.FindStringSubmatch(page)} {
+				require.NotNil(t, shown, "the session's end is shown")
+				end, err := time.Parse(time.RFC3339, shown[1])
+				require.NoError(t, err)
+				assert.WithinRange(t, end, start.Add(tt.lasts), start.Add(tt.lasts+time.Hour))
+			}
+		})
+	}
+}
+
+func TestSignOutOtherDevices(t *testing.T) {
+	srv := newServer(t)
+	laptop, phone, tablet := newClient(t, srv, "alice-laptop"), newClient(t, srv, "alice-phone"), newClient(t, srv, "alice-tablet")
+	bob := newClient(t, srv, "bob")
+	for _, c := range []*client{laptop, phone, tablet} {
+		c.login("alice", demoUsers["alice"])
+	}
+	bob.login("bob", demoUsers["bob"])
+	page, _ := laptop.sessionsPage()
+	assert.Contains(t, page, "Sign out other devices")
+
+	resp, _ := laptop.post("/sessions/others", nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, "/sessions", resp.Header.Get("Location"))
+	page, handles := laptop.sessionsPage()
+	assert.Equal(t, "Signed out 2 other device(s).", messageOn(page))
+	assert.Equal(t, 1, strings.Count(page, `<tr class="session">`), page)
+	assert.Contains(t, page, "this device")
+	assert.Empty(t, handles)
+	assert.NotContains(t, page, "Sign out other devices", "no other device is left")
+
+	assert.Equal(t, "alice", laptop.loggedInAs())
+	assert.Empty(t, phone.loggedInAs())
+	assert.Empty(t, tablet.loggedInAs())
+	assert.Equal(t, "bob", bob.loggedInAs(), "other users keep their sessions")
+}
+
+// nextEvent returns the name of the stream's next server-sent event, "" at
+// the stream's end. It fails t if the stream breaks, as it does when the
+// request's deadline passes first.
+func nextEvent(t *testing.T, stream *bufio.Scanner) string {
+	t.Helper()
+	for stream.Scan() {
+		if name, ok := strings.CutPrefix(stream.Text(), "event: "); ok {
+			return name
+		}
+	}
+	require.NoError(t, stream.Err(), "the stream must end, not be cut off")
+	return ""
+}
+
+// TestEventStreamEndsWithSession: the stream of a page left open on the
+// phone goes on while its session lives and ends, with an "end" event,
+// within a few seconds of the session ending elsewhere.
+func TestEventStreamEndsWithSession(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(t *testing.T, phone, laptop *client)
+	}{
+		{name: "revoked from the laptop", end: func(t *testing.T, _, laptop *client) {
+			_, handles := laptop.sessionsPage()
+			require.Len(t, handles, 1)
+			require.Equal(t, http.StatusSeeOther, laptop.revoke(handles[0]).StatusCode)
+		}},
+		{name: "signed out by the laptop", end: func(t *testing.T, _, laptop *client) {
+			resp, _ := laptop.post("/sessions/others", nil)
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		}},
+		{name: "logged out in another tab", end: func(t *testing.T, phone, _ *client) {
+			resp, _ := phone.post("/logout", nil)
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t)
+			phone, laptop := newClient(t, srv, "alice-phone"), newClient(t, srv, "alice-laptop")
+			phone.login("alice", demoUsers["alice"])
+			laptop.login("alice", demoUsers["alice"])
+
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+			require.NoError(t, err)
+			resp, err := phone.hc.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+			stream := bufio.NewScanner(resp.Body)
+			require.Equal(t, "alive", nextEvent(t, stream))
+			require.Equal(t, "alive", nextEvent(t, stream), "the stream goes on while the session lives")
+
+			tt.end(t, phone, laptop)
+			var events []string
+			for name := nextEvent(t, stream); name != ""; name = nextEvent(t, stream) {
+				events = append(events, name)
+			}
+			require.NotEmpty(t, events)
+			assert.Equal(t, "end", events[len(events)-1])
+		})
+	}
+}
+
+func TestEventStreamNeedsLogin(t *testing.T) {
+	resp, _ := newClient(t, newServer(t), "browser").do(http.MethodGet, "/events", nil)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 }
