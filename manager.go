@@ -95,6 +95,9 @@ type Info struct {
 	CreatedAt, LastSeen time.Time
 	// ExpiresAt is when the session ends unless it is used again.
 	ExpiresAt time.Time
+	// Remembered reports whether the session is under the remembered
+	// policy ([Session.RememberMe]).
+	Remembered bool
 	// ClientIP and UserAgent are those of the request that created it.
 	ClientIP  netip.Addr
 	UserAgent string
@@ -111,12 +114,13 @@ func (m *Manager) UserSessions(ctx context.Context, user string) ([]Info, error)
 	for _, kr := range recs {
 		r := kr.Record
 		out = append(out, Info{
-			Handle:    handleOf(user, kr.Key),
-			CreatedAt: r.CreatedAt,
-			LastSeen:  r.LastSeen,
-			ExpiresAt: m.expiresAt(r),
-			ClientIP:  r.ClientIP,
-			UserAgent: r.UserAgent,
+			Handle:     handleOf(user, kr.Key),
+			CreatedAt:  r.CreatedAt,
+			LastSeen:   r.LastSeen,
+			ExpiresAt:  m.expiresAt(r),
+			Remembered: r.Remember,
+			ClientIP:   r.ClientIP,
+			UserAgent:  r.UserAgent,
 		})
 	}
 	slices.SortFunc(out, func(a, b Info) int {

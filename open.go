@@ -21,8 +21,13 @@ var ErrNoSession = errors.New("session: no live session has that ID")
 // gives an error wrapping [ErrNoSession]; a store failure, the store's
 // error. Hooks see the events as in a request, with no client address.
 //
-// Save the Session's changes with [Session.Save]. Its methods are safe for
-// concurrent use, as in a request.
+// When id was renewed within its grace period, the Session has the new ID
+// ([Session.ID]): a long-lived checker should go on with that one, since the
+// old ID stops leading anywhere once the grace period ends. Save the
+// Session's changes with [Session.Save]. Its methods are safe for concurrent
+// use, as in a request. [Session.ExpiresAt] on an opened Session says when
+// it ends once [Session.Save] has run: without a Save, the store keeps the
+// deadline it had.
 func (m *Manager) Open(ctx context.Context, id string) (*Session, error) {
 	s := &Session{m: m, r: openRequest(ctx), isNew: true, opened: true}
 	if !wellFormedID(id) {

@@ -145,6 +145,7 @@ func TestRememberMeExpiresAtAndInfo(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
 	assert.Equal(t, start.Add(2*time.Hour+3*time.Minute), infos[0].ExpiresAt)
+	assert.True(t, infos[0].Remembered)
 }
 
 func TestRememberMeOptionChecked(t *testing.T) {
