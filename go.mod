@@ -1,8 +1,7 @@
 module github.com/sessionid/session
 
-go 1.24
+go 1.25.0
 
-toolchain go1.26.11
 
 require (
 	github.com/gorilla/securecookie v1.1.2

@@ -2,16 +2,15 @@ module github.com/sessionid/session/benchmarks
 
 go 1.26.0
 
-toolchain go1.26.11
 
 require (
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/gorilla/sessions v1.4.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/sessionid/session v0.0.0
-	github.com/sessionid/session/internal/redistest v0.0.0
-	github.com/sessionid/session/redisstore v0.0.0
+	github.com/sessionid/session v0.1.0
+	github.com/sessionid/session/internal/redistest v0.1.0
+	github.com/sessionid/session/redisstore v0.1.0
 )
 
 require (

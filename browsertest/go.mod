@@ -1,13 +1,12 @@
 module github.com/sessionid/session/browsertest
 
-go 1.26.0
+go 1.25.0
 
-toolchain go1.26.11
 
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
-	github.com/sessionid/session v0.0.0
+	github.com/sessionid/session v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 

@@ -2,7 +2,6 @@ module github.com/sessionid/session/faulttest
 
 go 1.26.0
 
-toolchain go1.26.11
 
 replace (
 	github.com/sessionid/session => ../
@@ -15,11 +14,11 @@ replace (
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/sessionid/session v0.0.0
-	github.com/sessionid/session/internal/pgtest v0.0.0
-	github.com/sessionid/session/internal/redistest v0.0.0
-	github.com/sessionid/session/pgstore v0.0.0
-	github.com/sessionid/session/redisstore v0.0.0
+	github.com/sessionid/session v0.1.0
+	github.com/sessionid/session/internal/pgtest v0.1.0
+	github.com/sessionid/session/internal/redistest v0.1.0
+	github.com/sessionid/session/pgstore v0.1.0
+	github.com/sessionid/session/redisstore v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )

@@ -2,12 +2,11 @@ module github.com/sessionid/session/pgstore
 
 go 1.25.0
 
-toolchain go1.26.11
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/sessionid/session v0.0.0
-	github.com/sessionid/session/internal/pgtest v0.0.0
+	github.com/sessionid/session v0.1.0
+	github.com/sessionid/session/internal/pgtest v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 

@@ -2,12 +2,11 @@ module github.com/sessionid/session/redisstore
 
 go 1.26.0
 
-toolchain go1.26.11
 
 require (
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/sessionid/session v0.0.0
-	github.com/sessionid/session/internal/redistest v0.0.0
+	github.com/sessionid/session v0.1.0
+	github.com/sessionid/session/internal/redistest v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
