@@ -13,6 +13,8 @@
 //		log.Fatal(err)
 //	}
 //	defer m.Close()
+//
+//	mux := http.NewServeMux()
 //	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
 //		s := session.FromContext(r.Context())
 //		cart, _ := session.Value[[]string](s, "cart")
@@ -21,14 +23,22 @@
 //		}
 //	})
 //	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-//		// ... check the password ...
-//		session.FromContext(r.Context()).Login(user) // new ID: no fixation
+//		user, ok := checkPassword(r.FormValue("user"), r.FormValue("password"))
+//		if !ok {
+//			http.Error(w, "wrong user or password", http.StatusUnauthorized)
+//			return
+//		}
+//		if err := session.FromContext(r.Context()).Login(user); err != nil { // a new ID: no fixation
+//			http.Error(w, "login failed", http.StatusInternalServerError)
+//		}
 //	})
 //	mux.HandleFunc("POST /checkout", func(w http.ResponseWriter, r *http.Request) {
 //		// ... place the order ...
-//		session.FromContext(r.Context()).Invalidate() // the ID is dead at once
+//		if err := session.FromContext(r.Context()).Invalidate(); err != nil { // the ID is dead at once
+//			http.Error(w, "checkout failed", http.StatusInternalServerError)
+//		}
 //	})
-//	http.ListenAndServe(":8080", m.Handler(mux))
+//	log.Fatal(http.ListenAndServe(":8080", m.Handler(mux)))
 //
 // Beyond values, a [Session] offers what logins need: [Session.RememberMe]
 // with the timeouts of [WithRememberMe], [Session.ExpiresAt] for an "expires
