@@ -12,19 +12,21 @@
 //		log.Fatal(err)
 //	}
 //	defer pool.Close()
-//	store, err := pgstore.New(pool, pgstore.WithTable("app.sessions"))
+//	store, err := pgstore.New(pool, pgstore.WithTable("myapp.sessions"))
 //	if err != nil {
 //		log.Fatal(err)
 //	}
 //	defer store.Close() // stops the background cleanup, not the pool
+//	// Migrate creates the schema and tables if missing (or run the SQL in pgstore/doc.go).
 //	if err := store.Migrate(ctx); err != nil {
 //		log.Fatal(err)
 //	}
 //	m, err := session.New(session.WithStore(store))
 //
-// Migrate creates what is missing and leaves the rest alone, so it can run
-// at every start of every instance. Applications with their own migration
-// tool can run the SQL below instead, with the table names they chose.
+// Migrate creates what is missing, the schema included, and leaves the rest
+// alone, so it can run at every start of every instance. Applications with
+// their own migration tool can run the SQL below instead, with the table
+// names they chose.
 //
 // # Schema
 //
@@ -56,6 +58,16 @@
 //	);
 //	CREATE INDEX IF NOT EXISTS "sessions_user_idx" ON "sessions" (user_name) WHERE user_name IS NOT NULL;
 //	CREATE INDEX IF NOT EXISTS "sessions_expires_idx" ON "sessions" (expires_at);
+//
+// For a table in a schema, such as "myapp.sessions", the tables' names are
+// qualified (the indexes' are not: an index lives in its table's schema),
+// and where pg_namespace has no such schema, Migrate first runs:
+//
+//	CREATE SCHEMA IF NOT EXISTS "myapp";
+//
+// It runs it only then, since CREATE SCHEMA needs the CREATE privilege on
+// the database even when the schema exists, which an application's role
+// seldom has.
 //
 // A sessions table created by an earlier release lacks the columns added
 // since; Migrate adds each one that is missing, and only then, since ALTER

@@ -2,8 +2,10 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,8 +13,10 @@ import (
 	"github.com/sessionid/session/pgstore"
 )
 
-// Example sets up a manager whose sessions live in PostgreSQL. It needs a
-// database, so it is compiled but not run.
+// Example keeps a manager's sessions in PostgreSQL, in the tables
+// myapp.sessions and myapp.sessions_values, which Migrate creates with
+// their schema. DATABASE_URL names the database, such as
+// postgres://user:password@localhost:5432/myapp.
 func Example() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
@@ -20,11 +24,12 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
-	store, err := pgstore.New(pool, pgstore.WithTable("app.sessions"))
+	store, err := pgstore.New(pool, pgstore.WithTable("myapp.sessions"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer store.Close() // stops the background cleanup, not the pool
+	// Migrate creates the schema and tables if missing (or run the SQL in pgstore/doc.go).
 	if err := store.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
@@ -33,9 +38,47 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer m.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
+
+	app := http.NewServeMux()
+	app.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
 		session.FromContext(r.Context()).Set("cart", r.FormValue("item"))
 	})
-	log.Fatal(http.ListenAndServe(":8080", m.Handler(mux)))
+	app.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
+		item, _ := session.Value[string](session.FromContext(r.Context()), "cart")
+		fmt.Printf("cart: %q\n", item)
+	})
+	app.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).Invalidate(); err != nil {
+			http.Error(w, "logout failed", http.StatusInternalServerError)
+			return
+		}
+		fmt.Println("logged out")
+	})
+	h := m.Handler(app) // an application serves it: http.ListenAndServe(":8080", h)
+
+	cookie := send(h, "POST", "/cart?item=apple", nil) // a row in myapp.sessions, one in myapp.sessions_values
+	send(h, "GET", "/cart", cookie)                    // read back from PostgreSQL
+	send(h, "POST", "/logout", cookie)                 // deletes both rows
+	send(h, "GET", "/cart", cookie)                    // the old cookie finds nothing
+	// Output:
+	// cart: "apple"
+	// logged out
+	// cart: ""
+}
+
+// send serves one request with h, as from a browser that holds cookie
+// (none if nil), and returns the session cookie the response sets, if any.
+func send(h http.Handler, method, target string, cookie *http.Cookie) *http.Cookie {
+	r := httptest.NewRequest(method, target, nil)
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.Name == session.DefaultCookieName {
+			return c
+		}
+	}
+	return nil
 }

@@ -37,6 +37,19 @@ func testSchema(tb testing.TB, pool *pgxpool.Pool) string {
 	return pgtest.Schema(tb, pool, "pgstore_test_")
 }
 
+// freshSchema returns the name of a schema of the test's own that does not
+// exist yet, in mixed case so that only a quoted name finds it, and drops
+// the schema, with everything in it, at cleanup if the test created it.
+// pool must be open at cleanup, as a pool made before the call is.
+func freshSchema(tb testing.TB, pool *pgxpool.Pool) string {
+	name := testenv.RandomName("PgStore_Test_")
+	tb.Cleanup(func() {
+		_, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+		require.NoError(tb, err)
+	})
+	return name
+}
+
 // newTestStore returns a migrated store on a fresh schema of pool, without
 // background cleanup unless opts turn it on, closed at cleanup.
 func newTestStore(tb testing.TB, pool *pgxpool.Pool, opts ...Option) *Store {

@@ -30,6 +30,7 @@ const (
 // these, never unchecked text, are put into SQL.
 type tables struct {
 	name         string // as given to WithTable, for errors and logs
+	schema       string // unquoted, "" if name is unqualified: createSchema quotes it
 	sessions     string // quoted, schema-qualified if name is
 	values       string // quoted, schema-qualified if name is
 	userIndex    string // quoted, unqualified: an index lives in its table's schema
@@ -52,14 +53,19 @@ func parseTable(name string) (tables, error) {
 	if len(parts[0]) > maxIdentifier || longest > maxIdentifier {
 		return tables{}, fmt.Errorf("pgstore: table name %q is too long: derived names must fit in %d bytes", name, maxIdentifier)
 	}
+	var schema string
+	if len(parts) == 2 {
+		schema = parts[0]
+	}
 	qualify := func(n string) string {
-		if len(parts) == 2 {
-			return pgx.Identifier{parts[0], n}.Sanitize()
+		if schema != "" {
+			return pgx.Identifier{schema, n}.Sanitize()
 		}
 		return pgx.Identifier{n}.Sanitize()
 	}
 	return tables{
 		name:         name,
+		schema:       schema,
 		sessions:     qualify(base),
 		values:       qualify(base + valuesSuffix),
 		userIndex:    pgx.Identifier{base + userSuffix}.Sanitize(),
@@ -129,15 +135,33 @@ const hasColumn = `SELECT EXISTS (
 	SELECT FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname = $2::text AND NOT attisdropped
 )`
 
+// hasSchema reports whether schema $1 (unquoted) exists. Migrate asks
+// before it creates one: CREATE SCHEMA needs the CREATE privilege on the
+// database even when IF NOT EXISTS makes it a no-op, and an application's
+// role often lacks it where someone else created the schema.
+const hasSchema = `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1::text)`
+
+// createSchema returns the statement that creates the schema of a qualified
+// table name, a no-op when it exists. The package documentation shows it; a
+// test keeps the two the same.
+func createSchema(t tables) string {
+	return `CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{t.schema}.Sanitize()
+}
+
 // Migrate creates the store's tables and indexes if they do not exist yet,
-// and adds to a table created by an earlier release the columns it lacks.
-// It is safe to run at every start, from every instance at once: an
-// advisory lock on the table's name makes concurrent runs take turns, since
-// concurrent CREATE ... IF NOT EXISTS can otherwise fail. The schema of a
-// qualified table name must exist.
+// and the schema of a qualified table name if it is missing, and adds to a
+// table created by an earlier release the columns it lacks. It is safe to
+// run at every start, from every instance at once: an advisory lock on the
+// table's name makes concurrent runs take turns, since concurrent CREATE
+// ... IF NOT EXISTS can otherwise fail, and one on the schema's name does
+// the same for the stores of two tables of one new schema. Where the schema
+// exists, Migrate needs no privilege on the database.
 func (s *Store) Migrate(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock(s.tables.sessions)); err != nil {
+			return err
+		}
+		if err := s.addSchema(ctx, tx); err != nil {
 			return err
 		}
 		for _, stmt := range schema(s.tables) {
@@ -151,6 +175,23 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("pgstore: migrating table %s: %w", s.tables.name, err)
 	}
 	return nil
+}
+
+// addSchema creates the schema of a qualified table name if it is missing.
+func (s *Store) addSchema(ctx context.Context, tx pgx.Tx) error {
+	if s.tables.schema == "" {
+		return nil
+	}
+	var has bool
+	if err := tx.QueryRow(ctx, hasSchema, s.tables.schema).Scan(&has); err != nil || has {
+		return err
+	}
+	stmt := createSchema(s.tables)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock(stmt)); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, stmt)
+	return err
 }
 
 // addColumns adds the columns of addedColumns that the sessions table lacks.
@@ -170,9 +211,11 @@ func (s *Store) addColumns(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// migrationLock is the advisory lock key of one sessions table.
-func migrationLock(quotedTable string) int64 {
+// migrationLock is the advisory lock key of one object of a migration: a
+// sessions table, by its quoted name, or the statement that creates a
+// schema.
+func migrationLock(object string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("pgstore migration " + quotedTable))
+	h.Write([]byte("pgstore migration " + object))
 	return int64(h.Sum64())
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/testenv"
 	"github.com/sessionid/session/storetest"
 	"github.com/stretchr/testify/require"
 )
@@ -31,13 +32,14 @@ func TestConformance(t *testing.T) {
 func TestParseTable(t *testing.T) {
 	tests := []struct {
 		name, table          string
+		schema               string
 		sessions, values     string
 		userIndex, expiresIx string
 		wantErr              bool
 	}{
 		{name: "default", table: "sessions", sessions: `"sessions"`, values: `"sessions_values"`,
 			userIndex: `"sessions_user_idx"`, expiresIx: `"sessions_expires_idx"`},
-		{name: "schema-qualified", table: "app.Web_Sessions2", sessions: `"app"."Web_Sessions2"`,
+		{name: "schema-qualified", table: "app.Web_Sessions2", schema: "app", sessions: `"app"."Web_Sessions2"`,
 			values: `"app"."Web_Sessions2_values"`, userIndex: `"Web_Sessions2_user_idx"`, expiresIx: `"Web_Sessions2_expires_idx"`},
 		{name: "underscore first", table: "_s", sessions: `"_s"`, values: `"_s_values"`,
 			userIndex: `"_s_user_idx"`, expiresIx: `"_s_expires_idx"`},
@@ -67,7 +69,7 @@ func TestParseTable(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, tables{name: tc.table, sessions: tc.sessions, values: tc.values,
+			require.Equal(t, tables{name: tc.table, schema: tc.schema, sessions: tc.sessions, values: tc.values,
 				userIndex: tc.userIndex, expiresIndex: tc.expiresIx}, got)
 		})
 	}
@@ -169,21 +171,96 @@ func TestMigrateWaitsForNoReader(t *testing.T) {
 	require.NoError(t, s.Migrate(ctx))
 }
 
+// TestMigrateCreatesTheSchema: the schema of a qualified table name is
+// created where it is missing, under its name as given (quoted, as the
+// tables' names are), and a second run changes nothing.
+func TestMigrateCreatesTheSchema(t *testing.T) {
+	pool := testPool(t)
+	name := freshSchema(t, pool)
+	s, err := New(pool, WithTable(name+".sessions"), WithCleanupInterval(0))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	ctx := context.Background()
+	require.NoError(t, s.Migrate(ctx))
+	require.NoError(t, s.Migrate(ctx), "a second run changes nothing")
+
+	var has bool
+	require.NoError(t, pool.QueryRow(ctx, hasSchema, name).Scan(&has))
+	require.True(t, has, "schema %s", name)
+	require.NoError(t, s.Create(ctx, "k", &session.Record{IdleDeadline: farFuture, AbsoluteDeadline: farFuture}))
+	_, err = s.Load(ctx, "k")
+	require.NoError(t, err)
+}
+
+// TestMigrateNeedsNoDatabasePrivilegeWhereTheSchemaExists: CREATE SCHEMA
+// needs the CREATE privilege on the database even when IF NOT EXISTS makes
+// it a no-op, so Migrate runs it only for a missing schema: a role that
+// owns its schema but may not create schemas, as an application's often
+// is, migrates.
+func TestMigrateNeedsNoDatabasePrivilegeWhereTheSchemaExists(t *testing.T) {
+	admin := testPool(t)
+	ctx := context.Background()
+	role := pgx.Identifier{testenv.RandomName("pgstore_test_role_")}.Sanitize()
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+role); err != nil {
+		t.Skipf("this test needs a user that may create roles: %v", err)
+	}
+	t.Cleanup(func() {
+		_, err := admin.Exec(context.Background(), "DROP ROLE "+role)
+		require.NoError(t, err)
+	})
+	name := freshSchema(t, admin)
+	_, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()+" AUTHORIZATION "+role)
+	require.NoError(t, err)
+	app := testPool(t, func(cfg *pgxpool.Config) {
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "SET ROLE "+role)
+			return err
+		}
+	})
+	var mayCreate bool
+	if err := app.QueryRow(ctx, "SELECT has_database_privilege(current_database(), 'CREATE')").Scan(&mayCreate); err != nil {
+		t.Skipf("this test needs a user that may take the role it creates: %v", err)
+	}
+	if mayCreate {
+		t.Skip("every role may create schemas in the test database: nothing to prove")
+	}
+
+	s, err := New(app, WithTable(name+".sessions"), WithCleanupInterval(0))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.NoError(t, s.Migrate(ctx))
+	require.NoError(t, s.Migrate(ctx), "a second run changes nothing")
+}
+
+// TestMigrateConcurrently: instances starting together all migrate, whether
+// they share a table or each have a table of its own in one new schema.
 func TestMigrateConcurrently(t *testing.T) {
 	pool := testPool(t)
-	schema := testSchema(t, pool)
-	errs := make(chan error, 4)
-	for range cap(errs) {
-		go func() {
-			s, err := New(pool, WithTable(schema+".sessions"), WithCleanupInterval(0))
-			if err == nil {
-				err = s.Migrate(context.Background())
-			}
-			errs <- err
-		}()
+	shared := testSchema(t, pool) + ".sessions"
+	fresh := freshSchema(t, pool)
+	tests := []struct {
+		name   string
+		tables []string
+	}{
+		{"one table", []string{shared, shared, shared, shared}},
+		{"tables of one new schema", []string{fresh + ".a", fresh + ".b", fresh + ".c", fresh + ".d"}},
 	}
-	for range cap(errs) {
-		require.NoError(t, <-errs, "instances starting together all migrate")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := make(chan error, len(tc.tables))
+			for _, table := range tc.tables {
+				go func() {
+					s, err := New(pool, WithTable(table), WithCleanupInterval(0))
+					if err == nil {
+						err = s.Migrate(context.Background())
+					}
+					errs <- err
+				}()
+			}
+			for range tc.tables {
+				require.NoError(t, <-errs)
+			}
+		})
 	}
 }
 
@@ -206,4 +283,7 @@ func TestDocumentedSchema(t *testing.T) {
 		require.Contains(t, documented, strings.Join(strings.Fields(c.stmt), " ")+";")
 		require.Contains(t, schema(tables)[0], "\n\t"+c.name+" ", "a new table has column %s from the start", c.name)
 	}
+	qualified, err := parseTable("myapp.sessions")
+	require.NoError(t, err)
+	require.Contains(t, documented, createSchema(qualified)+";")
 }

@@ -4,10 +4,13 @@
 //
 // # Quick start
 //
-//	client := redis.NewClient(&redis.Options{
-//		Addr:                  "localhost:6379",
-//		ContextTimeoutEnabled: true, // a request's deadline bounds its Redis calls
-//	})
+//	opt, err := redis.ParseURL(os.Getenv("REDIS_URL")) // such as redis://localhost:6379/0
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	opt.ContextTimeoutEnabled = true // a request's deadline bounds its Redis calls
+//	client := redis.NewClient(opt)
+//	defer client.Close()
 //	store, err := redisstore.New(client, redisstore.WithKeyPrefix("myapp:session:"))
 //	if err != nil {
 //		log.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
+	"os"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
@@ -12,11 +14,14 @@ import (
 
 // Sessions in one Redis (or a Sentinel-managed primary, with
 // redis.NewFailoverClient), shared by every instance of the application.
+// REDIS_URL names the server.
 func ExampleNew() {
-	client := redis.NewClient(&redis.Options{
-		Addr:                  "localhost:6379",
-		ContextTimeoutEnabled: true, // a request's deadline bounds its Redis calls
-	})
+	opt, err := redis.ParseURL(os.Getenv("REDIS_URL")) // such as redis://localhost:6379/0
+	if err != nil {
+		log.Fatal(err)
+	}
+	opt.ContextTimeoutEnabled = true // a request's deadline bounds its Redis calls
+	client := redis.NewClient(opt)
 	defer client.Close()
 	store, err := redisstore.New(client, redisstore.WithKeyPrefix("myapp:session:"))
 	if err != nil {
@@ -26,16 +31,38 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := session.Value[int](session.FromContext(r.Context()), "visits")
-		fmt.Fprintf(w, "%d visits\n", n)
+	defer m.Close()
+
+	app := http.NewServeMux()
+	app.HandleFunc("POST /theme", func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Set("theme", r.FormValue("theme"))
 	})
-	log.Fatal(http.ListenAndServe(":8080", m.Handler(mux)))
+	app.HandleFunc("GET /theme", func(w http.ResponseWriter, r *http.Request) {
+		theme, _ := session.Value[string](session.FromContext(r.Context()), "theme")
+		fmt.Printf("theme: %q\n", theme)
+	})
+	app.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := session.FromContext(r.Context()).Invalidate(); err != nil {
+			http.Error(w, "logout failed", http.StatusInternalServerError)
+			return
+		}
+		fmt.Println("logged out")
+	})
+	h := m.Handler(app) // an application serves it: http.ListenAndServe(":8080", h)
+
+	cookie := send(h, "POST", "/theme?theme=dark", nil) // a hash at myapp:session:s:{<hash of the ID>}
+	send(h, "GET", "/theme", cookie)                    // read back from Redis
+	send(h, "POST", "/logout", cookie)                  // deletes the hash
+	send(h, "GET", "/theme", cookie)                    // the old cookie finds nothing
+	// Output:
+	// theme: "dark"
+	// logged out
+	// theme: ""
 }
 
 // Sessions in a Redis Cluster: every script touches one key, and renewals
-// run the store's cross-slot protocol.
+// run the store's cross-slot protocol. It needs a cluster, so it is
+// compiled but not run; cluster_test.go runs the store on one.
 func ExampleNew_cluster() {
 	client := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:                 []string{"redis-1:6379", "redis-2:6379", "redis-3:6379"},
@@ -51,4 +78,21 @@ func ExampleNew_cluster() {
 		log.Fatal(err)
 	}
 	_ = m // wrap the application's handlers with m.Handler
+}
+
+// send serves one request with h, as from a browser that holds cookie
+// (none if nil), and returns the session cookie the response sets, if any.
+func send(h http.Handler, method, target string, cookie *http.Cookie) *http.Cookie {
+	r := httptest.NewRequest(method, target, nil)
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.Name == session.DefaultCookieName {
+			return c
+		}
+	}
+	return nil
 }
