@@ -10,33 +10,16 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/sessionid/session/internal/testenv"
 
 	"github.com/stretchr/testify/require"
 )
 
-// testClock is a clock that moves only when told to. It is safe for
-// concurrent use, since background sweepers read it too.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// testClock is the tests' clock, which moves only when told to.
+type testClock = testenv.Clock
 
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newTestClock() *testClock { return testenv.NewClock() }
 
 // recordingStore wraps a Store, counting calls and keeping each Delta, and
 // can be told to fail.

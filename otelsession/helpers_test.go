@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionid/session/internal/testenv"
+
 	"github.com/sessionid/session"
 	"github.com/sessionid/session/otelsession"
 	"github.com/stretchr/testify/require"
@@ -92,28 +94,10 @@ func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	return ""
 }
 
-// testClock is a clock that moves only when told to, safe for concurrent
-// use.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// testClock is the tests' clock, which moves only when told to.
+type testClock = testenv.Clock
 
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newTestClock() *testClock { return testenv.NewClock() }
 
 // keySpy is a MemoryStore that notes every key it is called with.
 type keySpy struct {

@@ -28,23 +28,11 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	url := os.Getenv(testenv.Postgres.Env)
 	if url == "" {
-		skipExamples()
+		testenv.Postgres.SkipExamples("pgstore", "PostgreSQL")
 		os.Exit(m.Run())
 	}
 	os.Setenv("DATABASE_URL", url)
 	os.Exit(runDroppingExampleSchema(m, url))
-}
-
-// skipExamples adds the examples to -test.skip, keeping the patterns the
-// user gave, and says how to run them.
-func skipExamples() {
-	skip := flag.Lookup("test.skip").Value.String()
-	if skip != "" {
-		skip += "|"
-	}
-	_ = flag.Set("test.skip", skip+"^Example") // never fails: it is a string flag
-	fmt.Printf("pgstore: skipped the examples, which need PostgreSQL: set %s=%s to run them\n",
-		testenv.Postgres.Env, testenv.Postgres.Example)
 }
 
 // runDroppingExampleSchema runs the tests, then drops the examples' schema

@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -18,19 +17,7 @@ func TestMain(m *testing.M) {
 	if url := os.Getenv(testenv.Redis.Env); url != "" {
 		os.Setenv("REDIS_URL", url)
 	} else {
-		skipExamples()
+		testenv.Redis.SkipExamples("redisstore", "Redis")
 	}
 	os.Exit(m.Run())
-}
-
-// skipExamples adds the examples to -test.skip, keeping the patterns the
-// user gave, and says how to run them.
-func skipExamples() {
-	skip := flag.Lookup("test.skip").Value.String()
-	if skip != "" {
-		skip += "|"
-	}
-	_ = flag.Set("test.skip", skip+"^Example") // never fails: it is a string flag
-	fmt.Printf("redisstore: skipped the examples, which need Redis: set %s=%s to run them\n",
-		testenv.Redis.Env, testenv.Redis.Example)
 }

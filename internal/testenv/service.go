@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"flag"
+	"fmt"
 	"os"
 	"testing"
 )
@@ -30,4 +32,18 @@ func (s Service) URL(tb testing.TB, what string) string {
 		tb.Skipf("set %s=%s to run the %s tests", s.Env, s.Example, what)
 	}
 	return url
+}
+
+// SkipExamples leaves the Example functions of the package out of the run,
+// as they cannot skip themselves, by adding them to -test.skip (keeping the
+// patterns given), and prints a line saying they need the service: pkg and
+// what name the package and the server. Call it from TestMain, after
+// flag.Parse, where the service's variable is unset.
+func (s Service) SkipExamples(pkg, what string) {
+	skip := flag.Lookup("test.skip").Value.String()
+	if skip != "" {
+		skip += "|"
+	}
+	_ = flag.Set("test.skip", skip+"^Example") // never fails: it is a string flag
+	fmt.Printf("%s: skipped the examples, which need %s: set %s=%s to run them\n", pkg, what, s.Env, s.Example)
 }
