@@ -16,10 +16,13 @@ type Service struct {
 }
 
 // Redis and Postgres are the servers of the store tests, the fault tests and
-// the benchmarks; CI starts both on 127.0.0.1.
+// the benchmarks; CI starts them, and MySQL, on 127.0.0.1.
 var (
 	Redis    = Service{Env: "SESSION_TEST_REDIS_URL", Example: "redis://127.0.0.1:6379/0"}
 	Postgres = Service{Env: "SESSION_TEST_POSTGRES_URL", Example: "postgres://postgres@127.0.0.1:5432/test"}
+	// MySQL is the server of the MySQL store's tests (MariaDB in CI); its
+	// variable holds a go-sql-driver DSN rather than a URL.
+	MySQL = Service{Env: "SESSION_TEST_MYSQL_DSN", Example: "root@tcp(127.0.0.1:3306)/test"}
 )
 
 // URL returns the service's URL, or skips tb saying how to run "the what

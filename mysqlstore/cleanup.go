@@ -1,0 +1,104 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// startCleanup starts the background cleanup, or marks it done at once when
+// it is turned off.
+func (s *Store) startCleanup() {
+	if s.cfg.cleanupInterval == 0 {
+		s.stop = func() {}
+		close(s.done)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go s.cleanupEvery(ctx, s.cfg.cleanupInterval)
+}
+
+// cleanupEvery runs Cleanup every interval until ctx, which Close cancels,
+// is done. Close also cancels a cleanup under way, so it never waits for a
+// slow server.
+func (s *Store) cleanupEvery(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "mysqlstore: deleting expired sessions", "table", s.tables.name, "error", err)
+			}
+		}
+	}
+}
+
+// Cleanup deletes every expired record (and its values) and returns how
+// many records it deleted. It works in batches of WithCleanupBatch rows,
+// each its own short transaction that skips rows a request holds, so it
+// never makes a request wait; a skipped row goes at the next cleanup. Its
+// cost is proportional to what expired: expires_at is indexed.
+func (s *Store) Cleanup(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.cleanupBatch(ctx)
+		total += n
+		if err != nil || n < s.cfg.cleanupBatch {
+			return total, err
+		}
+	}
+}
+
+// cleanupBatch deletes up to one batch of expired records: it locks them,
+// skipping rows in use, then deletes them by id. Five round trips, in the
+// background: the transaction's two statements, its start (isolation level
+// and START TRANSACTION) and its commit.
+func (s *Store) cleanupBatch(ctx context.Context) (int, error) {
+	n, err := s.deleteDead(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("mysqlstore: deleting expired sessions: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) deleteDead(ctx context.Context) (int, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, s.q.selectDead, int64(s.cfg.cleanupBatch))
+	if err != nil {
+		return 0, err
+	}
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, tx.Commit()
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM `+s.tables.sessions+` WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return int(n), tx.Commit()
+}
