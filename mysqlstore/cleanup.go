@@ -4,39 +4,28 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
+
+	"github.com/sessionid/session/internal/cleanup"
 )
 
 // startCleanup starts the background cleanup, or marks it done at once when
 // it is turned off.
 func (s *Store) startCleanup() {
-	if s.cfg.cleanupInterval == 0 {
-		s.stop = func() {}
-		close(s.done)
-		return
+	s.cleanup = cleanup.New(s.cfg.cleanupInterval)
+	if s.cfg.cleanupInterval > 0 {
+		go s.cleanupEvery()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	go s.cleanupEvery(ctx, s.cfg.cleanupInterval)
 }
 
-// cleanupEvery runs Cleanup every interval until ctx, which Close cancels,
-// is done. Close also cancels a cleanup under way, so it never waits for a
-// slow server.
-func (s *Store) cleanupEvery(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "mysqlstore: deleting expired sessions", "table", s.tables.name, "error", err)
-			}
+// cleanupEvery, the cleanup goroutine, runs Cleanup every interval until
+// Close stops it. Close also cancels a cleanup under way, so it never waits
+// for a slow server.
+func (s *Store) cleanupEvery() {
+	s.cleanup.Run(func(ctx context.Context) {
+		if _, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "mysqlstore: deleting expired sessions", "table", s.tables.name, "error", err)
 		}
-	}
+	})
 }
 
 // Cleanup deletes every expired record (and its values) and returns how
@@ -45,14 +34,7 @@ func (s *Store) cleanupEvery(ctx context.Context, interval time.Duration) {
 // never makes a request wait; a skipped row goes at the next cleanup. Its
 // cost is proportional to what expired: expires_at is indexed.
 func (s *Store) Cleanup(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n, err := s.cleanupBatch(ctx)
-		total += n
-		if err != nil || n < s.cfg.cleanupBatch {
-			return total, err
-		}
-	}
+	return cleanup.Batches(ctx, s.cfg.cleanupBatch, s.cleanupBatch)
 }
 
 // cleanupBatch deletes up to one batch of expired records: it locks them,

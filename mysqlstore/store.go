@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/cleanup"
 )
 
 // maxChain bounds how many records Delete removes along a chain of
@@ -42,8 +43,7 @@ type Store struct {
 	cfg    config
 	log    *slog.Logger
 
-	stop      context.CancelFunc
-	done      chan struct{}
+	cleanup   *cleanup.Loop
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -80,8 +80,7 @@ func New(dsn *mysql.Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysqlstore: %w", err)
 	}
-	s := &Store{db: sql.OpenDB(connector), tables: t, q: newQueries(t), cfg: cfg, log: cfg.logger,
-		done: make(chan struct{})}
+	s := &Store{db: sql.OpenDB(connector), tables: t, q: newQueries(t), cfg: cfg, log: cfg.logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -119,8 +118,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 // after it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.stop()
-		<-s.done
+		s.cleanup.Stop()
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr

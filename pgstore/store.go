@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/cleanup"
 )
 
 // maxChain bounds how many records Delete removes along a chain of
@@ -30,9 +30,7 @@ type Store struct {
 	cfg    config
 	log    *slog.Logger
 
-	stop      context.CancelFunc
-	done      chan struct{}
-	closeOnce sync.Once
+	cleanup *cleanup.Loop
 }
 
 var (
@@ -56,7 +54,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool, tables: t, q: newQueries(t), cfg: cfg, log: cfg.logger, done: make(chan struct{})}
+	s := &Store{pool: pool, tables: t, q: newQueries(t), cfg: cfg, log: cfg.logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -67,8 +65,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 // Close stops the background cleanup and waits for it to return. It is safe
 // to call more than once. The store still answers after Close.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.stop)
-	<-s.done
+	s.cleanup.Stop()
 	return nil
 }
 

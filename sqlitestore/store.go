@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionid/session"
+	"github.com/sessionid/session/internal/cleanup"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
@@ -35,8 +36,8 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	stop      context.CancelFunc
-	done      chan struct{}
+	cleanup   *cleanup.Loop
+	done      <-chan struct{} // closed when the cleanup goroutine has returned
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -63,7 +64,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{table: cfg.table, q: newQueries(cfg.table), cfg: cfg, log: cfg.logger, now: time.Now, done: make(chan struct{})}
+	s := &Store{table: cfg.table, q: newQueries(cfg.table), cfg: cfg, log: cfg.logger, now: time.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -110,8 +111,7 @@ func (s *Store) open(path string) error {
 // used after it.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.stop()
-		<-s.done
+		s.cleanup.Stop()
 		s.closeErr = errors.Join(s.reader.Close(), s.writer.Close())
 	})
 	return s.closeErr
