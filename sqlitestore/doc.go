@@ -88,8 +88,12 @@
 // UserSessions) run on a separate pool of WithReaders connections (default
 // 4) and, in WAL mode, neither wait for the writer nor make it wait. Several
 // processes may share the file: their writers meet on the file lock, and
-// wait for each other up to the busy timeout (a test runs two stores on one
-// file with 64 goroutines and sees no error).
+// wait for each other up to the busy timeout. SQLite's wait is not fair
+// between processes, so under heavy contention one process's write can
+// wait longer than a short timeout and fail with SQLITE_BUSY: raise
+// WithBusyTimeout where several busy processes share a file (a test runs two
+// stores on one file with 64 goroutines under the race detector, with a
+// one-minute timeout, and sees no error).
 //
 // Since writes are serialised, each operation is a plain transaction of
 // short statements: there are no lock orders to keep and no lost updates.
