@@ -203,7 +203,7 @@ func (s *Session) moveLocked(ctx context.Context, d Delta, now time.Time) error 
 // changes, only once per touch interval.
 func (s *Session) updateLocked(ctx context.Context, w http.ResponseWriter, now time.Time) error {
 	d := s.pending.delta()
-	if d.IsZero() && now.Sub(s.rec.LastSeen) < s.m.cfg.touchInterval {
+	if d.IsZero() && !s.m.touchDue(s.rec, now) {
 		return s.resendLocked(w)
 	}
 	d.LastSeen, d.IdleDeadline = now, s.m.idleDeadline(now, s.rememberedLocked())

@@ -255,6 +255,12 @@ func (m *Manager) idleDeadline(now time.Time, remember bool) time.Time {
 	return now.Add(idle + m.cfg.touchInterval)
 }
 
+// touchDue reports whether a request at now that changes nothing pushes
+// rec's idle deadline: once per touch interval.
+func (m *Manager) touchDue(rec *Record, now time.Time) bool {
+	return now.Sub(rec.LastSeen) >= m.cfg.touchInterval
+}
+
 // absoluteDeadline is the absolute deadline stored for a session created at
 // created: long enough for either policy, since a session may switch later;
 // expiresAt applies the session's own.

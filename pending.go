@@ -47,7 +47,9 @@ func (p *pending) encode(codec Codec, v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(enc) > 0 && len(free) < cap(free) && &enc[0] == &p.room[p.roomUsed] {
+	// The room was used if the encoding landed at its free space's start
+	// (appendEncoded reallocates what does not fit).
+	if len(enc) > 0 && cap(free) > 0 && &enc[0] == &p.room[p.roomUsed] {
 		p.roomUsed += len(enc)
 	}
 	return enc[:len(enc):len(enc)], nil

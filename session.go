@@ -71,8 +71,9 @@ type renewal struct {
 	rotation bool          // WithRotation's: may be postponed, unlike Login or Renew
 }
 
-// ID returns the session's ID, as carried by its cookie (or token header): "" until the session
-// exists in the store. After Renew or Login it is the new ID.
+// ID returns the session's ID, as carried by its cookie (or token header):
+// "" until the session exists in the store. After Renew or Login it is the
+// new ID.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,19 +247,22 @@ func (s *Session) ExpiresAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.m.cfg.clock()
-	remember := s.rememberedLocked()
-	_, absolute := s.m.timeouts(remember)
-	if s.rec == nil {
-		if !s.pending.writes() {
-			return time.Time{}
-		}
-		return earlier(s.m.idleDeadline(now, remember), now.Add(absolute))
+	// The record as this request's save will leave it, so far as deadlines
+	// go; expiresAt then applies the session's policy as the middleware does.
+	var rec Record
+	switch {
+	case s.rec == nil && !s.pending.writes():
+		return time.Time{}
+	case s.rec == nil:
+		rec = Record{CreatedAt: now, AbsoluteDeadline: s.m.absoluteDeadline(now)}
+	default:
+		rec = *s.rec
 	}
-	idle := s.rec.IdleDeadline
-	if s.pending.changes() || s.renewal.to != "" || now.Sub(s.rec.LastSeen) >= s.m.cfg.touchInterval {
-		idle = s.m.idleDeadline(now, remember)
+	rec.Remember = s.rememberedLocked()
+	if s.rec == nil || s.pending.changes() || s.renewal.to != "" || s.m.touchDue(s.rec, now) {
+		rec.IdleDeadline = s.m.idleDeadline(now, rec.Remember)
 	}
-	return earlier(earlier(idle, s.rec.AbsoluteDeadline), s.rec.CreatedAt.Add(absolute))
+	return s.m.expiresAt(&rec)
 }
 
 // RememberMe switches the session between the normal policy and the
