@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"testing"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sessionid/session/internal/testenv"
@@ -72,19 +71,6 @@ func rowCount(tb testing.TB, s *Store, table string) int {
 	var n int
 	require.NoError(tb, s.db.QueryRow("SELECT COUNT(*) FROM "+name).Scan(&n))
 	return n
-}
-
-// waitFor polls cond until it holds or d has passed, and reports whether it
-// held.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
 }
 
 // testConfigOrZero returns a configuration for tests that never connect.

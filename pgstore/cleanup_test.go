@@ -85,11 +85,11 @@ func TestCleanupInBackgroundStopsAtClose(t *testing.T) {
 	s := newTestStore(t, testPool(t), WithCleanupInterval(10*time.Millisecond))
 	require.True(t, cleanupRunning())
 	createExpired(t, s, 3)
-	require.True(t, waitFor(10*time.Second, func() bool { return rowCount(t, s, "sessions") == 0 }),
+	require.True(t, testenv.WaitFor(10*time.Second, func() bool { return rowCount(t, s, "sessions") == 0 }),
 		"the background cleanup deletes expired records")
 
 	require.NoError(t, s.Close())
-	require.True(t, waitFor(5*time.Second, func() bool { return !cleanupRunning() }), "Close stops the goroutine")
+	require.True(t, testenv.WaitFor(5*time.Second, func() bool { return !cleanupRunning() }), "Close stops the goroutine")
 	require.NoError(t, s.Close(), "Close is idempotent")
 	_, err := s.Load(context.Background(), newKey(t))
 	require.ErrorIs(t, err, session.ErrNotFound, "the store still answers after Close")
@@ -108,6 +108,6 @@ func TestCleanupErrorsAreLogged(t *testing.T) {
 		WithCleanupInterval(10*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	require.True(t, waitFor(10*time.Second, func() bool { return strings.Contains(logs.String(), "deleting expired sessions") }),
+	require.True(t, testenv.WaitFor(10*time.Second, func() bool { return strings.Contains(logs.String(), "deleting expired sessions") }),
 		"a failing cleanup is logged, and the goroutine goes on")
 }

@@ -150,16 +150,3 @@ func rowCount(tb testing.TB, s *Store, table string) int {
 	require.NoError(tb, s.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+name).Scan(&n))
 	return n
 }
-
-// waitFor polls cond until it holds or d has passed, and reports whether it
-// held.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}

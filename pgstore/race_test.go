@@ -27,7 +27,7 @@ func raceSetup(t *testing.T) (s *Store, other *pgxpool.Pool, app string) {
 // waitBlocked waits until a connection of app waits for a lock.
 func waitBlocked(t *testing.T, pool *pgxpool.Pool, app string) {
 	t.Helper()
-	require.True(t, waitFor(10*time.Second, func() bool {
+	require.True(t, testenv.WaitFor(10*time.Second, func() bool {
 		var n int
 		require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
 WHERE datname = current_database() AND application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n))
