@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"testing"
@@ -75,6 +76,48 @@ func TestCluster(t *testing.T) {
 		recs, err := s.UserSessions(ctx, user)
 		require.NoError(t, err)
 		require.Empty(t, recs)
+	})
+
+	t.Run("local cache", func(t *testing.T) {
+		prefix := testPrefix(t, c)
+		newStore := func() *Store { return newTestStore(t, c, WithKeyPrefix(prefix), WithLocalCache(time.Minute)) }
+		a, b := newStore(), newStore()
+		waitFor(t, "a tracker on each of the three primaries", func() bool {
+			b.trackers.mu.Lock()
+			defer b.trackers.mu.Unlock()
+			return len(b.trackers.byAddr) == 3 && b.local.unhealthy.Load() == 0
+		})
+		// Sessions on every node, cached by b, ended by a: b hears of each
+		// from the node that holds it.
+		nodes := map[string]bool{}
+		var keys []string
+		for len(keys) < 12 || len(nodes) < 3 {
+			require.Less(t, len(keys), 200, "random keys never reached every node")
+			k := newKey(t)
+			nodes[node(t, c, b.sessionKey(k))] = true
+			require.NoError(t, a.Create(ctx, k, liveRecord("")))
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			waitFor(t, "a cached read", func() bool {
+				hits := b.local.hits.Load()
+				_, err := b.Load(ctx, k)
+				require.NoError(t, err)
+				return b.local.hits.Load() > hits
+			})
+		}
+		for _, k := range keys {
+			require.NoError(t, a.Delete(ctx, k))
+		}
+		for _, k := range keys {
+			waitFor(t, "the other instance's deletion", func() bool {
+				_, err := b.Load(ctx, k)
+				return errors.Is(err, session.ErrNotFound)
+			})
+		}
+		t.Run("conformance", func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) session.Store { return newTestStore(t, c, WithLocalCache(time.Minute)) })
+		})
 	})
 
 	t.Run("no resurrection", func(t *testing.T) {

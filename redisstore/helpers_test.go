@@ -31,6 +31,7 @@ func newTestStore(t testing.TB, c redis.UniversalClient, opts ...Option) *Store 
 	t.Helper()
 	s, err := New(c, append([]Option{WithKeyPrefix(testPrefix(t, c))}, opts...)...)
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

@@ -21,6 +21,7 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, d session.Delt
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer s.forgetLocal(oldKey, newKey)
 	if s.cluster {
 		return s.renewAcrossSlots(ctx, oldKey, newKey, &d, tomb)
 	}

@@ -23,6 +23,9 @@ type Store struct {
 	cluster bool
 	cached  bool // the client may answer reads from a cache: read by script
 	clock   func() time.Time
+
+	local    *localCache // nil without WithLocalCache
+	trackers *trackers
 }
 
 var (
@@ -56,7 +59,28 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if cfg.cluster != nil {
 		cluster = *cfg.cluster
 	}
-	return &Store{client: client, prefix: cfg.prefix, cluster: cluster, cached: mayCache(client), clock: cfg.clock}, nil
+	s := &Store{client: client, prefix: cfg.prefix, cluster: cluster, cached: mayCache(client), clock: cfg.clock}
+	if cfg.cacheIsSet {
+		s.local = newLocalCache(cfg.cacheAge, cfg.cacheSize)
+		probe := min(max(cfg.cacheAge/2, 20*time.Millisecond), time.Second)
+		ts, err := startTrackers(client, s.local, s.prefix+"s:", probe)
+		if err != nil {
+			return nil, err
+		}
+		s.trackers = ts
+	}
+	return s, nil
+}
+
+// Close stops the local cache's tracking connections (see WithLocalCache);
+// without a local cache it does nothing. It does not close the client. The
+// store must not be used after Close.
+func (s *Store) Close() error {
+	if s.trackers != nil {
+		s.trackers.close()
+		s.local.dropAll()
+	}
+	return nil
 }
 
 // mayCache reports whether client may answer a read from a client-side
@@ -103,8 +127,38 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if s.local != nil {
+		return s.loadCached(ctx, key)
+	}
 	rec, _, err := s.load(ctx, key)
 	return rec, err
+}
+
+// loadCached is Load with a local cache: a record younger than the
+// staleness bound, and further than it from its deadline, comes from the
+// cache; any other read goes to Redis, and a live record it finds is kept.
+func (s *Store) loadCached(ctx context.Context, key string) (*session.Record, error) {
+	rkey := s.sessionKey(key)
+	if rec := s.local.get(rkey); rec != nil && rec.ExpiresAt().After(s.clock().Add(s.local.maxAge)) {
+		return rec, nil
+	}
+	ticket := s.local.begin(rkey)
+	rec, _, err := s.load(ctx, key)
+	if err == nil {
+		s.local.put(ticket, rkey, rec)
+	}
+	return rec, err
+}
+
+// forget removes keys from the local cache, if there is one, before a write
+// to them returns: its own instance never reads what it replaced.
+func (s *Store) forgetLocal(keys ...string) {
+	if s.local == nil {
+		return
+	}
+	for _, k := range keys {
+		s.local.invalidate(s.sessionKey(k))
+	}
 }
 
 // load returns the live record at key (a tombstone included) and its version.
@@ -197,6 +251,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *session.Record) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer s.forgetLocal(key)
 	err := s.create(ctx, key, rec)
 	if err != nil && !errors.Is(err, session.ErrExists) {
 		return fmt.Errorf("redisstore: creating: %w", err)
@@ -245,6 +300,7 @@ func (s *Store) Update(ctx context.Context, key string, d session.Delta) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer s.forgetLocal(key)
 	args := deltaArgs(s.header(s.clock(), key, deltaLen(&d)), &d)
 	res, err := updateScript.Run(ctx, s.client, []string{s.sessionKey(key)}, args...).Int64Slice()
 	if err != nil {
@@ -273,8 +329,25 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := s.deleteChains(ctx, []string{key}, ""); err != nil {
+	_, err := s.deleteChains(ctx, []string{key}, "")
+	if err != nil {
+		s.forgetLocal(key)
 		return fmt.Errorf("redisstore: deleting: %w", err)
+	}
+	return s.syncLocal(ctx, key)
+}
+
+// syncLocal removes keys from the local cache, if there is one, and waits
+// until the cache has heard of every write made so far, for the records a
+// script reached that the caller cannot name (renewals followed, a user's
+// sessions).
+func (s *Store) syncLocal(ctx context.Context, keys ...string) error {
+	if s.local == nil {
+		return nil
+	}
+	s.forgetLocal(keys...)
+	if err := s.trackers.sync(ctx); err != nil {
+		return fmt.Errorf("redisstore: waiting for the local cache: %w", err)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("redisstore: deleting sessions of user: %w", err)
 		}
-		return n, nil
+		return n, s.syncLocal(ctx)
 	}
 	entries, err := s.indexEntries(ctx, user)
 	if err != nil || len(entries) == 0 {
@@ -85,7 +85,11 @@ func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 	}
 	n, err := s.deleteChains(ctx, keys, user)
 	if err != nil {
+		s.forgetLocal(keys...)
 		return n, fmt.Errorf("redisstore: deleting sessions of user: %w", err)
+	}
+	if err := s.syncLocal(ctx, keys...); err != nil {
+		return n, err
 	}
 	return n, s.forget(ctx, user, entries)
 }
