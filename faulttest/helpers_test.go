@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -20,8 +22,10 @@ import (
 	"github.com/sessionid/session/internal/redistest"
 	"github.com/sessionid/session/internal/testapp"
 	"github.com/sessionid/session/internal/testenv"
+	"github.com/sessionid/session/mysqlstore"
 	"github.com/sessionid/session/pgstore"
 	"github.com/sessionid/session/redisstore"
+	"github.com/sessionid/session/sqlitestore"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -230,5 +234,59 @@ func newRedisStore(t *testing.T) *redisstore.Store {
 	c := redistest.Connect(t, url)
 	s, err := redisstore.New(c, redisstore.WithKeyPrefix(redistest.Prefix(t, c, "faulttest:")))
 	require.NoError(t, err)
+	return s
+}
+
+// newSQLiteStore returns a store on a file in a directory of the test's own,
+// closed when the test ends.
+func newSQLiteStore(t *testing.T) *sqlitestore.Store {
+	t.Helper()
+	return openSQLiteStore(t, filepath.Join(t.TempDir(), "sessions.db"))
+}
+
+// openSQLiteStore returns a store on the file at path, closed when the test
+// ends.
+func openSQLiteStore(t *testing.T, path string) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(path, sqlitestore.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+// mysqlConfig returns the configuration that SESSION_TEST_MYSQL_DSN holds,
+// or skips the test.
+func mysqlConfig(t *testing.T) *mysql.Config {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(testenv.MySQL.URL(t, "MySQL"))
+	require.NoError(t, err, "parsing %s", testenv.MySQL.Env)
+	host := cfg.Addr
+	if cfg.Net == "tcp" {
+		host, _, err = net.SplitHostPort(cfg.Addr)
+		require.NoError(t, err)
+	}
+	requireLoopback(t, testenv.MySQL.Env, host)
+	return cfg
+}
+
+// newMySQLStore returns a migrated store on the server named by
+// SESSION_TEST_MYSQL_DSN, with a pool of at most 8 connections, on tables
+// with a random name that are dropped, with everything in them, when the
+// test ends; or skips the test.
+func newMySQLStore(t *testing.T) *mysqlstore.Store {
+	t.Helper()
+	cfg := mysqlConfig(t)
+	table := testenv.RandomName("faulttest_")
+	s, err := mysqlstore.New(cfg, mysqlstore.WithTable(table), mysqlstore.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	// Runs before Close: the values table first, as it refers to the other.
+	t.Cleanup(func() {
+		_, err := s.DB().Exec("DROP TABLE IF EXISTS `" + table + "_values`, `" + table + "`")
+		require.NoError(t, err)
+	})
+	s.DB().SetMaxOpenConns(8)
+	s.DB().SetMaxIdleConns(8)
+	require.NoError(t, s.Migrate(context.Background()))
 	return s
 }

@@ -55,6 +55,14 @@ func TestSoak(t *testing.T) {
 		url := postgresURL(t)
 		soak(t, d, session.WithStore(newPGStore(t, adminConn(t, url), newPool(t, url, "", 8))))
 	})
+	t.Run("sqlite", func(t *testing.T) {
+		verifyNoLeaks(t)
+		soak(t, d, session.WithStore(newSQLiteStore(t)))
+	})
+	t.Run("mysql", func(t *testing.T) {
+		verifyNoLeaks(t)
+		soak(t, d, session.WithStore(newMySQLStore(t)))
+	})
 }
 
 // soakDuration returns SESSION_SOAK_DURATION ("5s", "2m"), or the default.

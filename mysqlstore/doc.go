@@ -100,7 +100,10 @@
 //
 // Each call is one round trip: one query, or several statements sent
 // together (a multi-statement COM_QUERY) that run in one transaction when
-// they write more than one row. Rows written:
+// they write more than one row. A Create or Renew refused because its new
+// key is taken costs one more, to roll the transaction back, and so does
+// each retry after a deadlock. TestCostPerOperation counts them on the
+// wire. Rows written:
 //
 //	Load, UserSessions    none (one query: a row per value)
 //	Create                the session row and a row per value

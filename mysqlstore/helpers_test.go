@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"net"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -75,3 +78,68 @@ func rowCount(tb testing.TB, s *Store, table string) int {
 
 // testConfigOrZero returns a configuration for tests that never connect.
 func testConfigOrZero() *mysql.Config { return mysql.NewConfig() }
+
+// counter counts what a store's connections send: connections opened, and
+// round trips on the wire, a round trip being a read that follows a write.
+// It is safe for concurrent use.
+type counter struct {
+	dials, roundTrips atomic.Int64
+}
+
+// dial is a mysql.Config.DialFunc whose connections c counts.
+func (c *counter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c.dials.Add(1)
+	return &countingConn{Conn: conn, c: c}, nil
+}
+
+// reset zeroes the counts.
+func (c *counter) reset() {
+	c.dials.Store(0)
+	c.roundTrips.Store(0)
+}
+
+// countingConn counts the round trips of one connection.
+type countingConn struct {
+	net.Conn
+	c     *counter
+	wrote atomic.Bool
+}
+
+func (cc *countingConn) Write(p []byte) (int, error) {
+	cc.wrote.Store(true)
+	return cc.Conn.Write(p)
+}
+
+func (cc *countingConn) Read(p []byte) (int, error) {
+	if cc.wrote.CompareAndSwap(true, false) {
+		cc.c.roundTrips.Add(1)
+	}
+	return cc.Conn.Read(p)
+}
+
+// SyscallConn gives the driver the socket, on which it checks, without
+// reading through Read, that a connection it takes from the pool is still
+// open (CheckConnLiveness): that check stays as it is without the counter.
+func (cc *countingConn) SyscallConn() (syscall.RawConn, error) {
+	return cc.Conn.(syscall.Conn).SyscallConn()
+}
+
+// newCountingStore returns a migrated store on tables of its own, with one
+// connection whose traffic c counts, without background cleanup, closed at
+// cleanup.
+func newCountingStore(tb testing.TB, c *counter) *Store {
+	tb.Helper()
+	cfg := testConfig(tb)
+	cfg.DialFunc = c.dial
+	s, err := New(cfg, WithTable(testTable(tb)), WithCleanupInterval(0))
+	require.NoError(tb, err)
+	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
+	s.DB().SetMaxOpenConns(1)
+	s.DB().SetMaxIdleConns(1)
+	require.NoError(tb, s.Migrate(context.Background()))
+	return s
+}

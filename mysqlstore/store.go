@@ -144,7 +144,8 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 
 // Create stores rec at key, or fails with session.ErrExists if key holds a
 // live record or a tombstone. An expired record at key is replaced. One
-// round trip: one transaction of up to three statements.
+// round trip: one transaction of a few statements (two when key is taken:
+// the rollback).
 func (s *Store) Create(ctx context.Context, key string, rec *session.Record) error {
 	b := s.q.create(key, rec)
 	_, err := s.run(ctx, b)
