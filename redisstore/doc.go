@@ -36,7 +36,8 @@
 // entry whose invalidation never arrives (a half-open connection) is served
 // for ever: a session ended by logout or DeleteUser on one instance would
 // stay usable on another. The store never reads sessions through such a
-// cache. A *redis.Client whose options enable one, and any client whose
+// cache; its own, with a bound, is WithLocalCache (see "Local cache"). A
+// *redis.Client whose options enable one, and any client whose
 // options the store cannot see (a *redis.AutoPipeliner, a wrapper of one's
 // own), get their reads sent as a one-line script, which go-redis never
 // caches (it caches only read commands it lists, and a script may write);
@@ -46,6 +47,46 @@
 // fields). A *redis.ClusterClient or *redis.Ring reads by HGETALL: go-redis
 // gives their nodes no cache, and a NewClient function in their options
 // must not add one.
+//
+// # Local cache
+//
+// WithLocalCache(maxStaleness) lets the store answer a read of a session it
+// read recently from memory, with no round trip: a session ended or changed
+// by another instance may be served here for up to maxStaleness, never
+// longer, while this instance's own changes are seen at once. It is off by
+// default.
+//
+// The store opens a connection of its own to each primary and turns on
+// CLIENT TRACKING in broadcast mode for its session keys (RESP3, Redis 6 or
+// later): Redis then sends it the name of every session key any client
+// writes, and the store forgets that entry, usually within a millisecond of
+// the write (BenchmarkLocalCacheRevocation measures it). Broadcast mode needs
+// nothing from the connections that read, so the application's own client
+// serves the reads; the price is one message to every instance for every
+// session write in the fleet. The store checks each tracking connection with
+// ROLE every half bound (at least every 20 ms, at most every second); a
+// connection lost, unanswered for as long, or to a node that is no longer a
+// primary drops the whole cache, and nothing is cached or served from it
+// until tracking is back. On a cluster the store follows the primaries and
+// drops the cache whenever the set changes. Whatever happens to these
+// messages, no entry is used once it is older than maxStaleness, counted
+// from when its read was sent.
+//
+// The rules that keep it safe:
+//   - The store's own Create, Update and Renew forget the keys they write
+//     before returning; Delete and DeleteUser, whose scripts may reach
+//     sessions the store cannot name, also wait until Redis's messages about
+//     them have arrived (a ROLE sent after the write is answered after them).
+//   - A read that races with a write's message does not put the old record
+//     back: a read notes how many messages its part of the cache has seen
+//     before it asks Redis, and keeps its reply only if no new one came.
+//   - A record within maxStaleness of its deadline is read from Redis, so
+//     that the Manager never ends a session as expired on the strength of a
+//     copy that another instance has since kept alive.
+//   - UserSessions and DeleteUser always read Redis; unknown keys are never
+//     cached.
+//
+// Call Store.Close when done, to close the tracking connections.
 //
 // # Key layout
 //
@@ -82,7 +123,8 @@
 // package's tests (TestRoundTrips, TestManagerRoundTrips):
 //
 //	read-only request           1  HGETALL; nothing is written (a script
-//	                               instead with a client-side cache)
+//	                               instead with a client-side cache; none
+//	                               on a hit of the local cache)
 //	request that changes values 2  HGETALL + one script that writes only the
 //	                               changed value fields
 //	touch (idle deadline due)   2  HGETALL + one script that writes the last-seen
@@ -132,7 +174,8 @@
 //   - Every write is a script that checks what it changes, so a session
 //     ended by Delete, DeleteUser or expiry is never written again, on one
 //     node or on a cluster.
-//   - Every read goes to Redis, never to a client-side cache (see
-//     "Client-side caching"), so a session ended on one instance is ended
-//     on all of them at once.
+//   - Without WithLocalCache every read goes to Redis, never to a
+//     client-side cache (see "Client-side caching"), so a session ended on
+//     one instance is ended on all of them at once. With it, another
+//     instance may go on accepting it for up to the bound it sets.
 package redisstore

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sessionid/session"
@@ -78,6 +79,47 @@ func ExampleNew_cluster() {
 		log.Fatal(err)
 	}
 	_ = m // wrap the application's handlers with m.Handler
+}
+
+// A local cache in front of Redis: a session read again on this instance
+// costs no round trip, and a logout on another instance reaches this one
+// within two seconds at worst (usually within a millisecond).
+func ExampleWithLocalCache() {
+	opt, err := redis.ParseURL(os.Getenv("REDIS_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := redis.NewClient(opt)
+	defer client.Close()
+	store, err := redisstore.New(client,
+		redisstore.WithKeyPrefix("myapp:session:"),
+		redisstore.WithLocalCache(2*time.Second), // another instance's logout reaches this one within 2 s
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	m, err := session.New(session.WithStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	app := http.NewServeMux()
+	app.HandleFunc("POST /theme", func(w http.ResponseWriter, r *http.Request) {
+		session.FromContext(r.Context()).Set("theme", r.FormValue("theme"))
+	})
+	app.HandleFunc("GET /theme", func(w http.ResponseWriter, r *http.Request) {
+		theme, _ := session.Value[string](session.FromContext(r.Context()), "theme")
+		fmt.Printf("theme: %q\n", theme)
+	})
+	h := m.Handler(app)
+	cookie := send(h, "POST", "/theme?theme=light", nil)
+	send(h, "GET", "/theme", cookie) // from Redis, then kept
+	send(h, "GET", "/theme", cookie) // from memory, once tracking is on
+	// Output:
+	// theme: "light"
+	// theme: "light"
 }
 
 // send serves one request with h, as from a browser that holds cookie

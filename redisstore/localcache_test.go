@@ -36,7 +36,7 @@ func newCachedInstance(t *testing.T, prefix string, maxStaleness time.Duration, 
 
 // waitFor polls cond for up to ten seconds and fails the test if it never
 // held.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	require.True(t, testenv.WaitFor(10*time.Second, cond), "timed out waiting for %s", what)
 }
