@@ -261,7 +261,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *session.Record) err
 
 func (s *Store) create(ctx context.Context, key string, rec *session.Record) error {
 	fields := encodeRecord(rec, newVersion())
-	args := append(s.header(s.clock(), key, 3+len(fields)), micros(rec.ExpiresAt()), rec.User, micros(rec.AbsoluteDeadline))
+	args := append(s.header(s.clock(), key, 4+len(fields)), micros(rec.ExpiresAt()), rec.User, micros(rec.AbsoluteDeadline), expiryMillis(rec.ExpiresAt()))
 	args = append(args, fields...)
 	calls := []call{{createScript, []string{s.sessionKey(key)}, args}}
 	if s.cluster && rec.User != "" {

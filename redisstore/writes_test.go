@@ -149,8 +149,11 @@ func TestWritesOnlyWhatChanged(t *testing.T) {
 	got = writes(m.scriptWrites(func() {
 		require.NoError(t, s.Update(ctx, k, session.Delta{Set: map[string][]byte{"keep": []byte("1")}, Remember: &no}))
 	}))
-	require.Len(t, got, 2)
-	assert.Equal(t, `"HSET" `+hash+` "mn" "`+next+`" "vkeep" "1" "mr" "0"`, got[0], "a remember flag goes in the same HSET")
+	assert.Equal(t, []string{`"HSET" ` + hash + ` "mn" "` + next + `" "vkeep" "1" "mr" "0"`}, got,
+		"a remember flag goes in the same HSET; the idle deadline did not move, and neither does the key's expiry")
+	expiry, err := c.PExpireTime(ctx, s.sessionKey(k)).Result()
+	require.NoError(t, err)
+	assert.Equal(t, ms(now.Add(time.Hour)), fmt.Sprint(expiry.Milliseconds()), "the key still expires at the last touch's deadline")
 }
 
 // writeAllAlong makes s, a store under another prefix of the same server,
