@@ -23,6 +23,11 @@ type library struct {
 	wrap func(http.Handler) http.Handler
 	get  func(r *http.Request) (int, bool)
 	set  func(w http.ResponseWriter, r *http.Request, n int) error
+	// putString and getString store and read the string value key, for the
+	// workloads whose sessions hold several values (see richValues); only
+	// this library and scs have them.
+	putString func(r *http.Request, key, v string)
+	getString func(r *http.Request, key string) (string, bool)
 	// floor marks a floor such as "bare": no sessions, so no cookie and
 	// nothing to check.
 	floor bool
@@ -73,8 +78,13 @@ func newSession(b *testing.B, opts ...session.Option) *library {
 			return session.Value[int](session.FromContext(r.Context()), "n")
 		},
 		set: func(_ http.ResponseWriter, r *http.Request, n int) error {
-			session.FromContext(r.Context()).Set("n", n)
-			return nil
+			return session.FromContext(r.Context()).Set("n", n)
+		},
+		putString: func(r *http.Request, key, v string) {
+			_ = session.FromContext(r.Context()).Set(key, v) // a string always encodes
+		},
+		getString: func(r *http.Request, key string) (string, bool) {
+			return session.Value[string](session.FromContext(r.Context()), key)
 		},
 	}
 }
@@ -99,6 +109,10 @@ func newSCS(b *testing.B, store scs.Store) *library {
 		set: func(_ http.ResponseWriter, r *http.Request, n int) error {
 			sm.Put(r.Context(), "n", n)
 			return nil
+		},
+		putString: func(r *http.Request, key, v string) { sm.Put(r.Context(), key, v) },
+		getString: func(r *http.Request, key string) (string, bool) {
+			return sm.GetString(r.Context(), key), sm.Exists(r.Context(), key)
 		},
 	}
 }

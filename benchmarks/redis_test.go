@@ -42,27 +42,40 @@ import (
 // not included. Otherwise that metric is left out.
 
 // redisLibraryNames lists the libraries of the Redis workloads in table
-// order; "ping" is the floor: no sessions, and one PING per request, the
-// network's and go-redis's share of a request that makes one round trip.
-var redisLibraryNames = []string{"session", "scs", "ping"}
+// order. "session-cached" is this library with redisstore's local cache
+// (WithLocalCache), warmed before the timed loop. "ping" is the floor: no
+// sessions, and one PING per request, the network's and go-redis's share of
+// a request that makes one round trip. "bare" is the handler with no
+// sessions and no Redis, the floor of a read the local cache answers.
+var redisLibraryNames = []string{"session", "session-cached", "scs", "ping", "bare"}
 
 // BenchmarkRedisRead: an existing session in Redis; the handler reads one
 // int.
-func BenchmarkRedisRead(b *testing.B) { benchRedis(b, readHandler, 0) }
+func BenchmarkRedisRead(b *testing.B) { benchRedis(b, readHandler, 0, redisLibraryNames) }
 
 // BenchmarkRedisWrite: an existing session in Redis; the handler increments
 // the int.
-func BenchmarkRedisWrite(b *testing.B) { benchRedis(b, writeHandler, 1) }
+//
+// The local cache is left out: a store forgets what its own write changed,
+// so a session written on every request is loaded from Redis every time.
+func BenchmarkRedisWrite(b *testing.B) {
+	benchRedis(b, writeHandler, 1, slices.DeleteFunc(slices.Clone(redisLibraryNames), func(name string) bool {
+		return name == "session-cached"
+	}))
+}
 
-func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int) {
+func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int, libraries []string) {
 	env := newRedisEnv(b)
-	for _, name := range redisLibraryNames {
+	for _, name := range libraries {
 		b.Run(name, func(b *testing.B) {
 			c, cnt, prefix := env.client(b)
 			l := newRedisLibrary(b, name, c, prefix)
 			h := mk(l)
 			cookie := newVisitor(b, l)
 			checkLoads(b, l, h, cookie, delta) // also loads the stores' scripts
+			if name == "session-cached" {
+				warmLocalCache(b, h, cookie, cnt)
+			}
 			before := 0
 			if !l.floor {
 				before = stored(b, l, cookie)
@@ -233,6 +246,17 @@ func newRedisLibrary(b *testing.B, name string, c *redis.Client, prefix string) 
 			b.Fatal(err)
 		}
 		return newSession(b, session.WithStore(store))
+	case "session-cached":
+		store, err := redisstore.New(c, redisstore.WithKeyPrefix(prefix), redisstore.WithLocalCache(time.Minute))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = store.Close() })
+		l := newSession(b, session.WithStore(store))
+		l.name = name
+		return l
+	case "bare":
+		return newLibrary(b, "bare")
 	case "scs":
 		return newSCS(b, goredisstore.NewWithPrefix(c, prefix))
 	case "ping":
@@ -254,4 +278,25 @@ func newRedisLibrary(b *testing.B, name string, c *redis.Client, prefix string) 
 	}
 	b.Fatalf("unknown library %q", name)
 	return nil
+}
+
+// warmLocalCache sends requests with cookie to h until one is answered
+// without a round trip to Redis: the local cache's tracking connection
+// starts in the background.
+func warmLocalCache(b *testing.B, h http.Handler, cookie *http.Cookie, cnt *redistest.Counter) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cnt.Take()
+		if w := serve(h, request(cookie)); w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+		if cnt.Take().Trips == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the local cache never answered a read")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -5,7 +5,11 @@
 // overhead to scs's, and where the project stands against its targets. The
 // Redis workloads (BenchmarkRedisRead, BenchmarkRedisWrite) get a table of
 // their own: their floor is "ping" (one PING per request), their ratio is of
-// time per request, and they add round trips and writes per request.
+// time per request, and they add round trips and writes per request. So do
+// the SQL workloads (BenchmarkSQLiteRead/Write, BenchmarkMySQLRead/Write),
+// one table per database: ratio of time per request to scs's store on the
+// same database, and for MySQL round trips per request and the time beyond
+// its floor, "ping" (one COM_PING per request).
 //
 //	go run ./cmd/ratios raw.txt
 package main
@@ -37,9 +41,26 @@ var libraries = []string{ours, other, "gorilla-cookie", "gorilla-fs", floor}
 var (
 	redisWorkloads = []string{"RedisRead", "RedisWrite"}
 	redisFloor     = "ping"
-	redisLibraries = []string{ours, other, redisFloor}
-	redisUnits     = []string{"roundtrips/op", "writes/op", "server-us/op"}
+	redisLibraries = []string{ours, cached, other, redisFloor, floor}
+	// cached is this library with redisstore's local cache: its reads make
+	// no round trip, so its floor is "bare".
+	cached     = "session-cached"
+	redisUnits = []string{"roundtrips/op", "writes/op", "server-us/op"}
 )
+
+// sqlSuite is the workloads on one SQL database: <server>Read and
+// <server>Write, this library's store against scs's (scsStore), with a
+// floor of one round trip per request if floor is not "".
+type sqlSuite struct {
+	server, scsStore, floor string
+}
+
+// sqlSuites are the SQL workloads, in table order.
+var sqlSuites = []sqlSuite{{"SQLite", "sqlite3store", ""}, {"MySQL", "mysqlstore", "ping"}}
+
+// sqlLimits are the targets of the SQL workloads, by operation: time per
+// request at most this many times scs's on the same database.
+var sqlLimits = map[string]float64{"Read": 1, "Write": 1.5}
 
 // series identifies one benchmark: BenchmarkWorkload/library-procs.
 type series struct {
@@ -170,6 +191,7 @@ func (res results) write(out io.Writer) {
 	res.writeScaling(out)
 	res.writeScale(out)
 	res.writeRedis(out)
+	res.writeSQL(out)
 	res.writeTargets(out)
 }
 
@@ -363,6 +385,90 @@ func (res results) redisTargets() []target {
 		}
 		r := res.median(s, "ns/op") / res.median(series{w.workload, other, w.procs}, "ns/op")
 		ts = append(ts, target{label(w) + ": time per request ÷ scs's (goredisstore)", "≤ 0.5", r, r <= 0.5})
+		c := series{w.workload, cached, w.procs}
+		if w.workload == "RedisRead" && res[c] != nil {
+			rt := res.median(c, "roundtrips/op")
+			ts = append(ts, target{label(w) + ": round trips/op with the local cache", "0", rt, rt == 0})
+			bare := res.median(series{w.workload, floor, w.procs}, "ns/op")
+			o := (res.median(c, "ns/op") - bare) / (res.median(series{w.workload, other, w.procs}, "ns/op") - bare)
+			ts = append(ts, target{label(w) + ": overhead beyond bare with the local cache ÷ scs's", "≤ 0.1", o, o <= 0.1})
+		}
+	}
+	return ts
+}
+
+// sqlSeries returns the workloads of su measured, with their GOMAXPROCS, in
+// table order: reads, then writes.
+func (res results) sqlSeries(su sqlSuite) []series {
+	ops := []string{su.server + "Read", su.server + "Write"}
+	var out []series
+	for s := range res {
+		if s.library == ours && slices.Contains(ops, s.workload) {
+			out = append(out, series{workload: s.workload, procs: s.procs})
+		}
+	}
+	slices.SortFunc(out, func(a, b series) int {
+		if c := slices.Index(ops, a.workload) - slices.Index(ops, b.workload); c != 0 {
+			return c
+		}
+		return a.procs - b.procs
+	})
+	return out
+}
+
+// writeSQL shows the SQL workloads, a table per database: time and memory,
+// for MySQL round trips and the time beyond the floor, and the ratio of
+// time per request to scs's.
+func (res results) writeSQL(out io.Writer) {
+	for _, su := range sqlSuites {
+		ws := res.sqlSeries(su)
+		if len(ws) == 0 {
+			continue
+		}
+		libs, extra := []string{ours, other}, []string{}
+		if su.floor != "" {
+			libs = append(libs, su.floor)
+			extra = []string{"roundtrips/op", "beyond " + su.floor + " ns/op"}
+		}
+		fmt.Fprintf(out, "\n%s workloads (medians); ratio = library ÷ %s (%s) in ns/op", su.server, other, su.scsStore)
+		if su.floor != "" {
+			fmt.Fprintf(out, "; beyond %s = library − %s in ns/op", su.floor, su.floor)
+		}
+		fmt.Fprintln(out, ":")
+		head := append(append([]string{"ns/op", "B/op", "allocs/op"}, extra...), "ratio to scs")
+		fmt.Fprintf(out, "\n| workload | library | %s |\n|---|---|%s\n", strings.Join(head, " | "), strings.Repeat("---:|", len(head)))
+		for _, w := range ws {
+			for _, lib := range libs {
+				s := series{w.workload, lib, w.procs}
+				if res[s] == nil {
+					continue
+				}
+				cells := []string{num(res.median(s, "ns/op")), num(res.median(s, "B/op")), num(res.median(s, "allocs/op"))}
+				beyond, ratio := "", ""
+				if lib != su.floor {
+					beyond = num(res.median(s, "ns/op") - res.median(series{w.workload, su.floor, w.procs}, "ns/op"))
+					ratio = num(res.median(s, "ns/op") / res.median(series{w.workload, other, w.procs}, "ns/op"))
+				}
+				if su.floor != "" {
+					cells = append(cells, num(res.median(s, "roundtrips/op")), beyond)
+				}
+				cells = append(cells, ratio)
+				fmt.Fprintf(out, "| %s | %s | %s |\n", label(w), lib, strings.Join(cells, " | "))
+			}
+		}
+	}
+}
+
+// sqlTargets checks this library's SQL stores: time per request at most
+// sqlLimits times scs's on the same database.
+func (res results) sqlTargets() []target {
+	var ts []target
+	for _, su := range sqlSuites {
+		for _, w := range res.sqlSeries(su) {
+			limit := sqlLimits[strings.TrimPrefix(w.workload, su.server)]
+			r := res.median(series{w.workload, ours, w.procs}, "ns/op") / res.median(series{w.workload, other, w.procs}, "ns/op")
+			ts = append(ts, target{label(w) + ": time per request ÷ scs's (" + su.scsStore + ")", "≤ " + num(limit), r, r <= limit})
+		}
 	}
 	return ts
 }
@@ -414,7 +520,8 @@ func (res results) targets() []target {
 		r := res.median(churn, "p99-ns") / res.median(steady, "p99-ns")
 		ts = append(ts, target{"memory store: p99 with expiry churn / p99 without", "≤ 2", r, r <= 2})
 	}
-	return append(ts, res.redisTargets()...)
+	ts = append(ts, res.redisTargets()...)
+	return append(ts, res.sqlTargets()...)
 }
 
 func (res results) writeTargets(out io.Writer) {

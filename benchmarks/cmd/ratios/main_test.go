@@ -22,6 +22,16 @@ BenchmarkRedisRead/ping-2    	 100	 30000 ns/op	 1.000 roundtrips/op	 0 writes/o
 BenchmarkRedisWrite/session-2 	 100	 90000 ns/op	 2.000 roundtrips/op	 1.000 writes/op	 5564 B/op	 80 allocs/op
 BenchmarkRedisWrite/scs-2     	 100	 150000 ns/op	 2.000 roundtrips/op	 1.000 writes/op	 13508 B/op	 259 allocs/op
 BenchmarkRedisWrite/ping-2    	 100	 20000 ns/op	 1.000 roundtrips/op	 0 writes/op	 1516 B/op	 16 allocs/op
+BenchmarkSQLiteRead/session-2 	 100	 30000 ns/op	 7000 B/op	 150 allocs/op
+BenchmarkSQLiteRead/scs-2     	 100	 40000 ns/op	 14000 B/op	 260 allocs/op
+BenchmarkSQLiteWrite/session-2 	 100	 90000 ns/op	 10000 B/op	 220 allocs/op
+BenchmarkSQLiteWrite/scs-2     	 100	 50000 ns/op	 17000 B/op	 310 allocs/op
+BenchmarkMySQLRead/session-2 	 100	 60000 ns/op	 1.000 roundtrips/op	 10000 B/op	 150 allocs/op
+BenchmarkMySQLRead/scs-2     	 100	 80000 ns/op	 2.000 roundtrips/op	 13000 B/op	 260 allocs/op
+BenchmarkMySQLRead/ping-2    	 100	 20000 ns/op	 1.000 roundtrips/op	 1400 B/op	 13 allocs/op
+BenchmarkMySQLWrite/session-2 	 100	 300000 ns/op	 2.000 roundtrips/op	 15000 B/op	 200 allocs/op
+BenchmarkMySQLWrite/scs-2     	 100	 200000 ns/op	 4.000 roundtrips/op	 17000 B/op	 320 allocs/op
+BenchmarkMySQLWrite/ping-2    	 100	 20000 ns/op	 1.000 roundtrips/op	 1400 B/op	 13 allocs/op
 PASS
 `
 
@@ -64,6 +74,10 @@ func TestTargets(t *testing.T) {
 		"RedisWrite (2 CPU): round trips/op (load + update)":                "2 yes",
 		"RedisWrite (2 CPU): round trips/op beyond the load (write − read)": "1 yes",
 		"RedisWrite (2 CPU): time per request ÷ scs's (goredisstore)":       "0.6 no",
+		"SQLiteRead (2 CPU): time per request ÷ scs's (sqlite3store)":       "0.75 yes",
+		"SQLiteWrite (2 CPU): time per request ÷ scs's (sqlite3store)":      "1.8 no",
+		"MySQLRead (2 CPU): time per request ÷ scs's (mysqlstore)":          "0.75 yes",
+		"MySQLWrite (2 CPU): time per request ÷ scs's (mysqlstore)":         "1.5 yes",
 	}
 	got := map[string]string{}
 	for _, tg := range res.targets() {
@@ -83,8 +97,12 @@ func TestTargets(t *testing.T) {
 	for _, s := range []string{"| Read (2 CPU) | session | 1200 | 1952 | 14 | 1100 | 4 | 0.11 |", "| churn | 10 |",
 		"| RedisRead (2 CPU) | session | 40000 | 3400 | 43 | 1 | 0 | 3 | 10000 | 0.4 |",
 		"| RedisWrite (2 CPU) | scs | 150000 | 13508 | 259 | 2 | 1 | – | 130000 | 1 |",
-		"| RedisRead (2 CPU) | 1 | 30000 | 0.3 |",      // 1 × 30000 ÷ 100000
-		"| RedisWrite (2 CPU) | 2 | 20000 | 0.267 |"} { // 2 × 20000 ÷ 150000
+		"| RedisRead (2 CPU) | 1 | 30000 | 0.3 |",    // 1 × 30000 ÷ 100000
+		"| RedisWrite (2 CPU) | 2 | 20000 | 0.267 |", // 2 × 20000 ÷ 150000
+		"| SQLiteRead (2 CPU) | session | 30000 | 7000 | 150 | 0.75 |",
+		"| SQLiteWrite (2 CPU) | scs | 50000 | 17000 | 310 | 1 |",
+		"| MySQLRead (2 CPU) | session | 60000 | 10000 | 150 | 1 | 40000 | 0.75 |",
+		"| MySQLWrite (2 CPU) | ping | 20000 | 1400 | 13 | 1 |  |  |"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, out.String())
 		}
