@@ -3,7 +3,9 @@ package benchmarks
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -62,6 +64,86 @@ func BenchmarkRedisWrite(b *testing.B) {
 	benchRedis(b, writeHandler, 1, slices.DeleteFunc(slices.Clone(redisLibraryNames), func(name string) bool {
 		return name == "session-cached"
 	}))
+}
+
+// BenchmarkRedisCreate: a new visitor's first write, a new session in Redis
+// on every request.
+func BenchmarkRedisCreate(b *testing.B) {
+	env := newRedisEnv(b)
+	for _, name := range []string{"session", "scs", "ping"} {
+		b.Run(name, func(b *testing.B) {
+			c, cnt, prefix := env.client(b)
+			l := newRedisLibrary(b, name, c, prefix)
+			h := createHandler(l)
+			base := request(nil)
+			if w := serve(h, base); w.Code != http.StatusOK || (sessionCookie(w) == nil) != l.floor { // loads the scripts
+				b.Fatalf("%s: creating a session: status %d", name, w.Code)
+			}
+			cnt.Take()
+			stats0 := env.commandStats(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if w := serve(h, base); w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+			b.StopTimer()
+			sent := cnt.Take()
+			b.ReportMetric(float64(sent.Trips)/float64(b.N), "roundtrips/op")
+			if serverUS, clean := env.serverTime(b, stats0, sent.Calls); clean {
+				b.ReportMetric(serverUS/float64(b.N), "server-us/op")
+			}
+		})
+	}
+}
+
+// BenchmarkRedisNewVisitorsHTTP: whole servers, new visitors. Each library
+// serves the create workload over real HTTP on loopback, and 16 clients
+// send requests without cookies, each one a new session in the shared
+// Redis. ns/op is the time per request of the server as a whole, so the
+// ratio of two libraries' ns/op is the inverse of their requests per
+// second.
+func BenchmarkRedisNewVisitorsHTTP(b *testing.B) {
+	env := newRedisEnv(b)
+	for _, name := range []string{"session", "scs"} {
+		b.Run(name, func(b *testing.B) {
+			c, cnt, prefix := env.client(b)
+			l := newRedisLibrary(b, name, c, prefix)
+			srv := httptest.NewServer(createHandler(l))
+			b.Cleanup(srv.Close)
+			client := srv.Client()
+			client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+			post := func() error {
+				resp, err := client.Post(srv.URL, "text/plain", nil)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || len(resp.Cookies()) == 0 {
+					return fmt.Errorf("status %d, %d cookies", resp.StatusCode, len(resp.Cookies()))
+				}
+				return nil
+			}
+			if err := post(); err != nil {
+				b.Fatal(err)
+			}
+			cnt.Take()
+			b.SetParallelism(8) // 16 clients on 2 CPUs
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := post(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(cnt.Take().Trips)/float64(b.N), "roundtrips/op")
+		})
+	}
 }
 
 func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int, libraries []string) {

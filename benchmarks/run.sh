@@ -107,7 +107,7 @@ for pass in $(seq 1 "$COUNT"); do
 	gotest -bench '^Benchmark(Read|Write)Parallel$' -benchtime "$BENCHTIME" -cpu "$CPUS" | tee -a "$OUT/raw-requests.txt"
 	# The Redis workloads, at the default GOMAXPROCS, when there is a Redis.
 	if [ -n "${SESSION_TEST_REDIS_URL:-}" ]; then
-		gotest -bench '^BenchmarkRedis(Read|Write)$' -benchtime "$REDIS_BENCHTIME" | tee -a "$OUT/raw-redis.txt"
+		gotest -bench '^BenchmarkRedis(Read|Write|Create|NewVisitorsHTTP)$' -benchtime "$REDIS_BENCHTIME" | tee -a "$OUT/raw-redis.txt"
 	fi
 	# The SQL workloads, at the default GOMAXPROCS: SQLite always, MySQL when
 	# there is a server.

@@ -39,7 +39,7 @@ var libraries = []string{ours, other, "gorilla-cookie", "gorilla-fs", floor}
 // The Redis workloads, in table order, their floor, and the units they
 // report besides time and memory.
 var (
-	redisWorkloads = []string{"RedisRead", "RedisWrite"}
+	redisWorkloads = []string{"RedisRead", "RedisWrite", "RedisCreate", "RedisNewVisitorsHTTP"}
 	redisFloor     = "ping"
 	redisLibraries = []string{ours, cached, other, redisFloor, floor}
 	// cached is this library with redisstore's local cache: its reads make
@@ -382,6 +382,20 @@ func (res results) redisTargets() []target {
 			if load := res.median(series{"RedisRead", ours, w.procs}, "roundtrips/op"); !math.IsNaN(load) {
 				ts = append(ts, target{label(w) + ": round trips/op beyond the load (write − read)", "≤ 1", rt - load, rt-load <= 1})
 			}
+		}
+		if w.workload == "RedisNewVisitorsHTTP" {
+			rps := res.median(series{w.workload, other, w.procs}, "ns/op") / res.median(s, "ns/op")
+			ts = append(ts, target{label(w) + ": whole-server requests per second ÷ scs's", "≥ 1.1", rps, rps >= 1.1})
+			continue
+		}
+		if w.workload == "RedisCreate" || w.workload == "RedisWrite" {
+			u := res.median(s, "server-us/op") / res.median(series{w.workload, other, w.procs}, "server-us/op")
+			if !math.IsNaN(u) {
+				ts = append(ts, target{label(w) + ": Redis execution time per request ÷ scs's", "≤ 1", u, u <= 1})
+			}
+		}
+		if w.workload == "RedisCreate" {
+			continue
 		}
 		r := res.median(s, "ns/op") / res.median(series{w.workload, other, w.procs}, "ns/op")
 		ts = append(ts, target{label(w) + ": time per request ÷ scs's (goredisstore)", "≤ 0.5", r, r <= 0.5})
