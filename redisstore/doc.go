@@ -117,6 +117,14 @@
 // milliseconds; it expires with its last member. Entries of sessions that
 // ended are dropped lazily, when the index is next written or listed.
 //
+// Redis keeps a small hash compactly (a listpack) only while every field
+// fits in hash-max-listpack-value bytes, 64 by default; a longer one turns
+// the hash into a hash table, about three times the memory. A browser's
+// User-Agent is usually longer than 64 bytes, so on a server that keeps
+// sessions in quantity, raise that setting (hash-max-listpack-value 256 in
+// redis.conf, or CONFIG SET) to keep them compact. BENCHMARKS.md gives the
+// bytes per session measured both ways.
+//
 // # Costs per request
 //
 // Round trips to Redis as the Manager uses the store, measured by the
