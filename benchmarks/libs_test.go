@@ -185,6 +185,20 @@ func createHandler(l *library) http.Handler {
 	}))
 }
 
+// serveTimed is the timed part of a request benchmark: it serves base with h
+// b.N times, and fails b on the first answer that is not 200 (a library
+// that lost the session answers 500: no value).
+func serveTimed(b *testing.B, h http.Handler, base *http.Request) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if w := serve(h, base); w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+	b.StopTimer()
+}
+
 // serve runs one request: a shallow copy of base (gorilla caches its
 // sessions in the request, so each request must be a new one) and a new
 // recorder, as every library and the bare floor pay alike.

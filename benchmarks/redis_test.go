@@ -81,14 +81,7 @@ func BenchmarkRedisCreate(b *testing.B) {
 			}
 			cnt.Take()
 			stats0 := env.commandStats(b)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if w := serve(h, base); w.Code != http.StatusOK {
-					b.Fatalf("status %d", w.Code)
-				}
-			}
-			b.StopTimer()
+			serveTimed(b, h, base)
 			sent := cnt.Take()
 			b.ReportMetric(float64(sent.Trips)/float64(b.N), "roundtrips/op")
 			if serverUS, clean := env.serverTime(b, stats0, sent.Calls); clean {
@@ -165,14 +158,7 @@ func benchRedis(b *testing.B, mk func(*library) http.Handler, delta int, librari
 			base := request(cookie)
 			cnt.Take()
 			stats0 := env.commandStats(b)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if w := serve(h, base); w.Code != http.StatusOK {
-					b.Fatalf("status %d", w.Code)
-				}
-			}
-			b.StopTimer()
+			serveTimed(b, h, base)
 			sent := cnt.Take()
 			trips, cmds := sent.Trips, sent.Calls
 			serverUS, clean := env.serverTime(b, stats0, cmds)

@@ -124,15 +124,7 @@ func benchSQL(b *testing.B, names []string, newLib func(*testing.B, string) (*li
 			}
 			base := request(cookie)
 			trips.Take()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				// A library that lost the session answers 500 (no value).
-				if w := serve(h, base); w.Code != http.StatusOK {
-					b.Fatalf("status %d", w.Code)
-				}
-			}
-			b.StopTimer()
+			serveTimed(b, h, base)
 			if trips != nil {
 				b.ReportMetric(float64(trips.Take())/float64(b.N), "roundtrips/op")
 			}
