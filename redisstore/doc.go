@@ -80,9 +80,12 @@
 //   - A read that races with a write's message does not put the old record
 //     back: a read notes how many messages its part of the cache has seen
 //     before it asks Redis, and keeps its reply only if no new one came.
-//   - A record within maxStaleness of its deadline is read from Redis, so
-//     that the Manager never ends a session as expired on the strength of a
-//     copy that another instance has since kept alive.
+//   - A cached record whose deadline is less than a second away (or less
+//     than maxStaleness, if shorter) is read from Redis, so that the
+//     Manager never ends a session as expired on the strength of a copy
+//     that another instance has since kept alive: only another instance's
+//     touch can make a copy's deadline too early, and the Manager judges
+//     expiry just after the store answers.
 //   - UserSessions and DeleteUser always read Redis; unknown keys are never
 //     cached.
 //

@@ -291,9 +291,10 @@ func TestLocalCacheTrackingLost(t *testing.T) {
 	require.NotEqual(t, id, tr.id.Load(), "a new connection")
 }
 
-// TestLocalCacheNearDeadline: a cached record within the bound of its
-// deadline is read from Redis, so that no session is ended as expired on
-// the strength of a cached copy that another instance has since touched.
+// TestLocalCacheNearDeadline: a cached record about to reach its deadline
+// is read from Redis, so that no session is ended as expired on the
+// strength of a cached copy that another instance has since touched; one
+// further from it, even by less than the bound, is served from the cache.
 func TestLocalCacheNearDeadline(t *testing.T) {
 	clock := testenv.NewClock()
 	clock.Advance(time.Since(clock.Now()))
@@ -307,7 +308,11 @@ func TestLocalCacheNearDeadline(t *testing.T) {
 	clock.Advance(9*time.Minute + 30*time.Second)
 	_, trips, err := in.tripsOfLoad(key)
 	require.NoError(t, err)
-	require.Equal(t, 1, trips, "half a minute from its deadline, with a minute's bound: read from Redis")
+	require.Zero(t, trips, "half a minute from its deadline, with a minute's bound: from the cache")
+	clock.Advance(29*time.Second + 500*time.Millisecond)
+	_, trips, err = in.tripsOfLoad(key)
+	require.NoError(t, err)
+	require.Equal(t, 1, trips, "half a second from its deadline: read from Redis")
 }
 
 func TestLocalCacheUserIndexNeverCached(t *testing.T) {
