@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,7 +20,7 @@ func (s *Session) load() error {
 		s.reject(reason, "")
 	}
 	for _, id := range found.ids[:found.n] {
-		if err := s.adopt(id, 0); err != nil {
+		if err := s.adopt(s.r.Context(), id, 0); err != nil {
 			return err
 		}
 		if !s.isNew {
@@ -35,9 +36,10 @@ func (s *Session) load() error {
 }
 
 // adopt makes the session stored for id the request's, if it is live by the
-// manager's clock and bound to this client. hops counts tombstones followed.
-func (s *Session) adopt(id string, hops int) error {
-	m, ctx := s.m, s.r.Context()
+// manager's clock and bound to this client. hops counts tombstones followed;
+// ctx is the request's, or made by WithoutCache for a second look.
+func (s *Session) adopt(ctx context.Context, id string, hops int) error {
+	m := s.m
 	key := storeKey(id)
 	rec, err := m.store.Load(ctx, key)
 	if errors.Is(err, ErrNotFound) {
@@ -49,9 +51,14 @@ func (s *Session) adopt(id string, hops int) error {
 	}
 	now := m.cfg.clock()
 	if rec.Tombstone != nil {
-		return s.follow(id, key, rec.Tombstone, hops)
+		return s.follow(ctx, id, key, rec.Tombstone, hops)
 	}
 	if !now.Before(m.expiresAt(rec)) {
+		if CacheAllowed(ctx) {
+			// The store may have answered from a cache, with a copy that
+			// another instance has touched since: ask it again, past it.
+			return s.adopt(WithoutCache(ctx), id, hops)
+		}
 		if err := m.store.Delete(ctx, key); err != nil {
 			m.log.WarnContext(ctx, "session: deleting expired session", "tag", tagOf(key), "error", err)
 		}
@@ -75,10 +82,10 @@ func (s *Session) adopt(id string, hops int) error {
 
 // follow leads an ID replaced by Renew to the new session within its grace
 // period; after it, the ID is stale.
-func (s *Session) follow(oldID, oldKey string, t *Tombstone, hops int) error {
+func (s *Session) follow(ctx context.Context, oldID, oldKey string, t *Tombstone, hops int) error {
 	if hops < maxTombstoneHops {
 		if id, ok := s.successor(oldID, t); ok {
-			return s.adopt(id, hops+1)
+			return s.adopt(ctx, id, hops+1)
 		}
 	}
 	s.reject(RejectStaleID, oldKey)

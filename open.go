@@ -33,7 +33,7 @@ func (m *Manager) Open(ctx context.Context, id string) (*Session, error) {
 	if !wellFormedID(id) {
 		return nil, fmt.Errorf("%w: not a well-formed ID", ErrNoSession)
 	}
-	if err := s.adopt(id, 0); err != nil {
+	if err := s.adopt(ctx, id, 0); err != nil {
 		return nil, err
 	}
 	if s.isNew {

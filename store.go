@@ -152,7 +152,8 @@ type Store interface {
 	// was given, never as live: the manager then reports it as expired and
 	// deletes it, so that a clock stepping back cannot revive it. An expired
 	// tombstone, whose expiry the manager does not check, is never
-	// returned: Load fails with ErrNotFound.
+	// returned: Load fails with ErrNotFound. A store that may answer from a
+	// cache of its own must not do so when [CacheAllowed] says no.
 	Load(ctx context.Context, key string) (*Record, error)
 	// Create stores rec at key, or fails with ErrExists if key holds a
 	// record (a collision never merges two sessions); an expired one may be
@@ -195,4 +196,22 @@ type UserIndex interface {
 type KeyedRecord struct {
 	Key    string
 	Record *Record
+}
+
+// noCacheKey marks a context made by [WithoutCache].
+type noCacheKey struct{}
+
+// WithoutCache returns a context that asks a store to read from where it
+// keeps its records, not from a cache of its own (such as redisstore's
+// local cache), which may hold a copy that another instance has changed
+// since. The manager reads a session again this way before it ends it as
+// expired, so that such a copy never ends a session.
+func WithoutCache(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noCacheKey{}, true)
+}
+
+// CacheAllowed reports whether a store may answer a call made with ctx from
+// a cache of its own: false under [WithoutCache].
+func CacheAllowed(ctx context.Context) bool {
+	return ctx.Value(noCacheKey{}) == nil
 }

@@ -52,13 +52,14 @@ func TestWrapStoreRecordsOperations(t *testing.T) {
 		"create session: create ok",    // GET /set
 		"load session: load not_found", // the unknown ID: not a span error
 		"load session: load ok",        // the expired session
+		"load session: load ok",        // read again past any cache (session.WithoutCache)
 		"delete session: delete ok",    // deleted by the manager
 	}, got)
 	require.Equal(t, map[string]int64{
 		operationKey + "=create," + outcomeKey + "=ok":      2,
 		operationKey + "=delete," + outcomeKey + "=ok":      2,
 		operationKey + "=load," + outcomeKey + "=not_found": 1,
-		operationKey + "=load," + outcomeKey + "=ok":        4,
+		operationKey + "=load," + outcomeKey + "=ok":        5,
 		operationKey + "=renew," + outcomeKey + "=ok":       2,
 	}, sc.tel.points(t, "sessionid.store.operation.duration"))
 }

@@ -80,12 +80,10 @@
 //   - A read that races with a write's message does not put the old record
 //     back: a read notes how many messages its part of the cache has seen
 //     before it asks Redis, and keeps its reply only if no new one came.
-//   - A cached record whose deadline is less than a second away (or less
-//     than maxStaleness, if shorter) is read from Redis, so that the
-//     Manager never ends a session as expired on the strength of a copy
-//     that another instance has since kept alive: only another instance's
-//     touch can make a copy's deadline too early, and the Manager judges
-//     expiry just after the store answers.
+//   - A copy can only be older than Redis's record: another instance may
+//     have touched the session since. So before the Manager ends a session
+//     as expired, it reads it again under session.WithoutCache, which the
+//     store answers from Redis.
 //   - UserSessions and DeleteUser always read Redis; unknown keys are never
 //     cached.
 //

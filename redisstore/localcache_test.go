@@ -291,11 +291,11 @@ func TestLocalCacheTrackingLost(t *testing.T) {
 	require.NotEqual(t, id, tr.id.Load(), "a new connection")
 }
 
-// TestLocalCacheNearDeadline: a cached record about to reach its deadline
-// is read from Redis, so that no session is ended as expired on the
-// strength of a cached copy that another instance has since touched; one
-// further from it, even by less than the bound, is served from the cache.
-func TestLocalCacheNearDeadline(t *testing.T) {
+// TestLocalCacheWithoutCache: a load under session.WithoutCache goes to
+// Redis, as the Manager's second look before ending a session as expired
+// needs; and a cached record past its deadline by the store's clock is not
+// served, as a read from Redis would not find it.
+func TestLocalCacheWithoutCache(t *testing.T) {
 	clock := testenv.NewClock()
 	clock.Advance(time.Since(clock.Now()))
 	in := newCachedInstance(t, testPrefix(t, testClient(t)), time.Minute, WithClock(clock.Now))
@@ -305,14 +305,19 @@ func TestLocalCacheNearDeadline(t *testing.T) {
 	rec.IdleDeadline = clock.Now().Add(10 * time.Minute)
 	require.NoError(t, in.store.Create(ctx, key, rec))
 	in.waitCached(t, key)
-	clock.Advance(9*time.Minute + 30*time.Second)
+
+	in.sent.Take()
+	_, err := in.store.Load(session.WithoutCache(ctx), key)
+	require.NoError(t, err)
+	require.Equal(t, 1, in.sent.Take().Trips, "WithoutCache reads Redis")
 	_, trips, err := in.tripsOfLoad(key)
 	require.NoError(t, err)
-	require.Zero(t, trips, "half a minute from its deadline, with a minute's bound: from the cache")
-	clock.Advance(29*time.Second + 500*time.Millisecond)
+	require.Zero(t, trips, "and leaves the cache in use")
+
+	clock.Advance(10 * time.Minute)
 	_, trips, err = in.tripsOfLoad(key)
-	require.NoError(t, err)
-	require.Equal(t, 1, trips, "half a second from its deadline: read from Redis")
+	require.ErrorIs(t, err, session.ErrNotFound)
+	require.Equal(t, 1, trips, "past its deadline: not from the cache")
 }
 
 func TestLocalCacheUserIndexNeverCached(t *testing.T) {

@@ -73,9 +73,9 @@ func WithClock(now func() time.Time) Option {
 // longer a primary) nothing cached is used. After this store's own Create,
 // Update, Renew, Delete or DeleteUser, none of the records it changed is
 // served from the cache, even before the call returns. UserSessions and
-// DeleteUser always read Redis, and a record about to reach its deadline
-// is read from Redis, so that the Manager never ends a session as expired
-// on the strength of a cached copy.
+// DeleteUser always read Redis, and so does a Load under
+// session.WithoutCache, which the Manager uses before it ends a session as
+// expired, so that no session is ended on the strength of a cached copy.
 //
 // It needs a *redis.Client (a single node, or Sentinel) or a
 // *redis.ClusterClient, Redis 6 or later, and Close when the store is no

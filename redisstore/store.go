@@ -135,14 +135,17 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 }
 
 // loadCached is Load with a local cache: a record younger than the
-// staleness bound, and further than deadlineMargin from its deadline, comes
-// from the cache; any other read goes to Redis, and a live record it finds
-// is kept.
+// staleness bound comes from the cache, unless its deadline has passed by
+// the store's clock (a read from Redis would not find it) or the caller
+// asked for no cache (session.WithoutCache, as the Manager does before it
+// ends a session as expired); any other read goes to Redis, and a live
+// record it finds is kept.
 func (s *Store) loadCached(ctx context.Context, key string) (*session.Record, error) {
 	rkey := s.sessionKey(key)
-	margin := min(s.local.maxAge, deadlineMargin)
-	if rec := s.local.get(rkey); rec != nil && rec.ExpiresAt().After(s.clock().Add(margin)) {
-		return rec, nil
+	if session.CacheAllowed(ctx) {
+		if rec := s.local.get(rkey); rec != nil && rec.ExpiresAt().After(s.clock()) {
+			return rec, nil
+		}
 	}
 	ticket := s.local.begin(rkey)
 	rec, _, err := s.load(ctx, key)
@@ -151,13 +154,6 @@ func (s *Store) loadCached(ctx context.Context, key string) (*session.Record, er
 	}
 	return rec, err
 }
-
-// deadlineMargin is how far from its deadline a cached record must be to be
-// served from the cache. A copy's deadline can only be too early (another
-// instance's touch moved it), and the Manager judges expiry with its own
-// clock just after Load returns: a record this close to its deadline is
-// read from Redis, so that no session is ended on the strength of a copy.
-const deadlineMargin = time.Second
 
 // forget removes keys from the local cache, if there is one, before a write
 // to them returns: its own instance never reads what it replaced.
