@@ -40,7 +40,7 @@ func (s *Store) Cleanup(ctx context.Context) (int, error) {
 func (s *Store) cleanupBatch(ctx context.Context) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q.deleteDead, s.micros(), s.cfg.cleanupBatch)
+		res, err := tx.StmtContext(ctx, s.q.deleteDead).ExecContext(ctx, s.micros(), s.cfg.cleanupBatch)
 		if err != nil {
 			return err
 		}

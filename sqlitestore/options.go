@@ -32,6 +32,7 @@ type config struct {
 	readers         int
 	fullSync        bool
 	logger          *slog.Logger
+	driver          string // the database/sql driver: "sqlite" (modernc.org/sqlite); tests wrap it
 }
 
 func defaultConfig() config {
@@ -41,6 +42,7 @@ func defaultConfig() config {
 		cleanupBatch:    DefaultCleanupBatch,
 		busyTimeout:     DefaultBusyTimeout,
 		readers:         DefaultReaders,
+		driver:          "sqlite",
 	}
 }
 

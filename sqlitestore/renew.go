@@ -20,24 +20,24 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, d session.Delt
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var id int64
 		var live bool
-		err := tx.QueryRowContext(ctx, s.q.findForRenew, []byte(oldKey), now).Scan(&id, &live)
+		err := tx.StmtContext(ctx, s.q.findForRenew).QueryRowContext(ctx, []byte(oldKey), now).Scan(&id, &live)
 		if errors.Is(err, sql.ErrNoRows) || err == nil && !live {
 			return session.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q.deleteExpiredAt, []byte(newKey), now); err != nil {
+		if _, err := tx.StmtContext(ctx, s.q.deleteExpiredAt).ExecContext(ctx, []byte(newKey), now); err != nil {
 			return err
 		}
 		var taken bool
-		if err := tx.QueryRowContext(ctx, s.q.keyTaken, []byte(newKey)).Scan(&taken); err != nil {
+		if err := tx.StmtContext(ctx, s.q.keyTaken).QueryRowContext(ctx, []byte(newKey)).Scan(&taken); err != nil {
 			return err
 		}
 		if taken {
 			return session.ErrExists
 		}
-		if _, err := tx.ExecContext(ctx, s.q.renew, append(deltaArgs(id, now, &d), []byte(newKey))...); err != nil {
+		if _, err := tx.StmtContext(ctx, s.q.renew).ExecContext(ctx, append(deltaArgs(id, now, &d), []byte(newKey))...); err != nil {
 			return err
 		}
 		if err := s.writeValues(ctx, tx, id, &d); err != nil {
@@ -46,7 +46,7 @@ func (s *Store) Renew(ctx context.Context, oldKey, newKey string, d session.Delt
 		if tomb == nil {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, s.q.insertTomb, []byte(oldKey), tomb.Expires.UnixMicro(), tomb.Successor,
+		_, err = tx.StmtContext(ctx, s.q.insertTomb).ExecContext(ctx, []byte(oldKey), tomb.Expires.UnixMicro(), tomb.Successor,
 			[]byte(tomb.Next), micros(tomb.GraceUntil))
 		return err
 	})

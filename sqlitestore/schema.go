@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -65,19 +66,29 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// queries is the SQL of one store, for its tables. Every query that reads
-// or changes a record checks expiry against a time given as a parameter
-// (the store's clock, in microseconds), never SQLite's own.
+// queries are the statements of one store, for its tables, prepared once
+// when it opens: load and userSessions on the readers, the others on the
+// writer, where they run inside write transactions (tx.StmtContext).
+// modernc.org/sqlite compiles SQL passed as text to QueryContext or
+// ExecContext anew on every call, and compiling a statement costs about as
+// much as running it; a prepared statement is compiled once on each
+// connection and reused.
+//
+// Every query that reads or changes a record checks expiry against a time
+// given as a parameter (the store's clock, in microseconds), never SQLite's
+// own.
 type queries struct {
-	load, userSessions       string
-	deleteExpiredAt, create  string
-	insertValue, deleteValue string
-	clearValues, update      string
-	findForRenew, keyTaken   string
-	renew, insertTomb        string
-	findByKey, deleteByID    string
-	countUser, deleteUser    string
-	deleteDead               string
+	load, userSessions       *sql.Stmt
+	deleteExpiredAt, create  *sql.Stmt
+	insertValue, deleteValue *sql.Stmt
+	clearValues, update      *sql.Stmt
+	findForRenew, keyTaken   *sql.Stmt
+	renew, insertTomb        *sql.Stmt
+	findByKey, deleteByID    *sql.Stmt
+	countUser, deleteUser    *sql.Stmt
+	deleteDead               *sql.Stmt
+
+	all []*sql.Stmt // every statement above, for close
 }
 
 // recordColumns are the columns scanned by recordBuilder, from a session row s
@@ -101,48 +112,77 @@ const deltaFields = `
 	issued_at     = coalesce(?7, issued_at),
 	remember      = coalesce(?8, remember)`
 
-func newQueries(t string) queries {
+// prepareQueries prepares the statements of the store whose sessions table is
+// t (a checked identifier), whose tables exist.
+func prepareQueries(ctx context.Context, reader, writer *sql.DB, t string) (*queries, error) {
 	r := strings.NewReplacer("{sessions}", `"`+t+`"`, "{values}", `"`+t+`_values"`)
-	return queries{
+	var all []*sql.Stmt
+	var errs []error
+	prepare := func(db *sql.DB, query string) *sql.Stmt {
+		stmt, err := db.PrepareContext(ctx, r.Replace(query))
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		all = append(all, stmt)
+		return stmt
+	}
+	read := func(query string) *sql.Stmt { return prepare(reader, query) }
+	write := func(query string) *sql.Stmt { return prepare(writer, query) }
+	q := &queries{
 		// One statement, so one snapshot: a record and its values are
 		// never seen half-written. A session with n values is n rows.
-		load: r.Replace(`SELECT ` + recordColumns + ` FROM {sessions} s LEFT JOIN {values} v ON v.session_id = s.id
+		load: read(`SELECT ` + recordColumns + ` FROM {sessions} s LEFT JOIN {values} v ON v.session_id = s.id
 WHERE s.key = ?1 AND s.expires_at > ?2`),
-		userSessions: r.Replace(`SELECT s.key, ` + recordColumns + ` FROM {sessions} s LEFT JOIN {values} v ON v.session_id = s.id
+		userSessions: read(`SELECT s.key, ` + recordColumns + ` FROM {sessions} s LEFT JOIN {values} v ON v.session_id = s.id
 WHERE s.user_name = ?1 AND NOT s.tombstone AND s.expires_at > ?2 ORDER BY s.id`),
 
 		// Create and Renew may take a key whose record has expired.
-		deleteExpiredAt: r.Replace(`DELETE FROM {sessions} WHERE key = ?1 AND expires_at <= ?2`),
-		create: r.Replace(`INSERT INTO {sessions} (key, user_name, created_at, last_seen, issued_at, idle_deadline,
+		deleteExpiredAt: write(`DELETE FROM {sessions} WHERE key = ?1 AND expires_at <= ?2`),
+		create: write(`INSERT INTO {sessions} (key, user_name, created_at, last_seen, issued_at, idle_deadline,
 	absolute_deadline, client_ip, user_agent, remember, tombstone, successor, next_key, grace_until)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 ON CONFLICT (key) DO NOTHING RETURNING id`),
 
-		insertValue: r.Replace(`INSERT INTO {values} (session_id, name, value) VALUES (?1, ?2, ?3)
+		insertValue: write(`INSERT INTO {values} (session_id, name, value) VALUES (?1, ?2, ?3)
 ON CONFLICT (session_id, name) DO UPDATE SET value = excluded.value`),
-		deleteValue: r.Replace(`DELETE FROM {values} WHERE session_id = ?1 AND name = ?2`),
-		clearValues: r.Replace(`DELETE FROM {values} WHERE session_id = ?1`),
-		update: r.Replace(`UPDATE {sessions} SET ` + deltaFields + `
+		deleteValue: write(`DELETE FROM {values} WHERE session_id = ?1 AND name = ?2`),
+		clearValues: write(`DELETE FROM {values} WHERE session_id = ?1`),
+		update: write(`UPDATE {sessions} SET ` + deltaFields + `
 WHERE key = ?1 AND ` + live + ` RETURNING id`),
 
-		findForRenew: r.Replace(`SELECT id, ` + live + ` FROM {sessions} WHERE key = ?1`),
-		keyTaken:     r.Replace(`SELECT EXISTS (SELECT 1 FROM {sessions} WHERE key = ?1)`),
+		findForRenew: write(`SELECT id, ` + live + ` FROM {sessions} WHERE key = ?1`),
+		keyTaken:     write(`SELECT EXISTS (SELECT 1 FROM {sessions} WHERE key = ?1)`),
 		// renew moves the row to the new key ?9 in place, so its id and
 		// values stay; ?1 is its id here.
-		renew: r.Replace(`UPDATE {sessions} SET key = ?9, ` + deltaFields + `
+		renew: write(`UPDATE {sessions} SET key = ?9, ` + deltaFields + `
 WHERE id = ?1 AND ` + live),
-		insertTomb: r.Replace(`INSERT INTO {sessions} (key, idle_deadline, absolute_deadline, tombstone, successor,
+		insertTomb: write(`INSERT INTO {sessions} (key, idle_deadline, absolute_deadline, tombstone, successor,
 	next_key, grace_until) VALUES (?1, ?2, ?2, 1, ?3, ?4, ?5)`),
 
-		findByKey:  r.Replace(`SELECT id, tombstone, next_key FROM {sessions} WHERE key = ?1`),
-		deleteByID: r.Replace(`DELETE FROM {sessions} WHERE id = ?1`),
-		countUser:  r.Replace(`SELECT count(*) FROM {sessions} WHERE user_name = ?1 AND NOT tombstone AND expires_at > ?2`),
-		deleteUser: r.Replace(`DELETE FROM {sessions} WHERE user_name = ?1`),
+		findByKey:  write(`SELECT id, tombstone, next_key FROM {sessions} WHERE key = ?1`),
+		deleteByID: write(`DELETE FROM {sessions} WHERE id = ?1`),
+		countUser:  write(`SELECT count(*) FROM {sessions} WHERE user_name = ?1 AND NOT tombstone AND expires_at > ?2`),
+		deleteUser: write(`DELETE FROM {sessions} WHERE user_name = ?1`),
 
 		// deleteDead deletes up to ?2 expired rows, oldest first, through
 		// the expires_at index; their values go by the foreign key.
-		deleteDead: r.Replace(`DELETE FROM {sessions} WHERE id IN (
+		deleteDead: write(`DELETE FROM {sessions} WHERE id IN (
 	SELECT id FROM {sessions} WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2
 )`),
 	}
+	q.all = all
+	if err := errors.Join(errs...); err != nil {
+		return nil, errors.Join(err, q.close())
+	}
+	return q, nil
+}
+
+// close closes the statements, which must not be in use.
+func (q *queries) close() error {
+	var errs []error
+	for _, stmt := range q.all {
+		errs = append(errs, stmt.Close())
+	}
+	return errors.Join(errs...)
 }

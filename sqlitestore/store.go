@@ -31,7 +31,7 @@ type Store struct {
 	writer *sql.DB // one connection: every write takes its turn here
 	reader *sql.DB // WithReaders connections, read-only
 	table  string
-	q      queries
+	q      *queries // prepared when the store opens
 	cfg    config
 	log    *slog.Logger
 	now    func() time.Time
@@ -64,7 +64,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{table: cfg.table, q: newQueries(cfg.table), cfg: cfg, log: cfg.logger, now: time.Now}
+	s := &Store{table: cfg.table, cfg: cfg, log: cfg.logger, now: time.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -75,8 +75,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// open opens the writer, which turns the file to WAL mode, then the
-// readers, and creates the tables.
+// open opens the writer, which turns the file to WAL mode, creates the
+// tables, then opens the readers, and prepares the store's statements.
 func (s *Store) open(path string) error {
 	syncMode := "NORMAL"
 	if s.cfg.fullSync {
@@ -88,7 +88,7 @@ func (s *Store) open(path string) error {
 	r := url.Values{"_pragma": {busy, "query_only(1)"}}
 
 	var err error
-	if s.writer, err = sql.Open("sqlite", path+"?"+w.Encode()); err != nil {
+	if s.writer, err = sql.Open(s.cfg.driver, path+"?"+w.Encode()); err != nil {
 		return fmt.Errorf("sqlitestore: opening %s: %w", path, err)
 	}
 	s.writer.SetMaxOpenConns(1)
@@ -97,12 +97,17 @@ func (s *Store) open(path string) error {
 		s.writer.Close()
 		return err
 	}
-	if s.reader, err = sql.Open("sqlite", path+"?"+r.Encode()); err != nil {
+	if s.reader, err = sql.Open(s.cfg.driver, path+"?"+r.Encode()); err != nil {
 		s.writer.Close()
 		return fmt.Errorf("sqlitestore: opening %s: %w", path, err)
 	}
 	s.reader.SetMaxOpenConns(s.cfg.readers)
 	s.reader.SetMaxIdleConns(s.cfg.readers)
+	if s.q, err = prepareQueries(ctx, s.reader, s.writer, s.table); err != nil {
+		s.reader.Close()
+		s.writer.Close()
+		return fmt.Errorf("sqlitestore: preparing statements: %w", err)
+	}
 	return nil
 }
 
@@ -112,13 +117,15 @@ func (s *Store) open(path string) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.cleanup.Stop()
-		s.closeErr = errors.Join(s.reader.Close(), s.writer.Close())
+		s.closeErr = errors.Join(s.q.close(), s.reader.Close(), s.writer.Close())
 	})
 	return s.closeErr
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE) on the single
-// writer connection, and commits it if fn returns nil.
+// writer connection, and commits it if fn returns nil. fn runs the writer's
+// prepared statements through tx.StmtContext, which reuses them on the
+// transaction's connection.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -137,7 +144,7 @@ func (s *Store) micros() int64 { return s.now().UnixMicro() }
 // Load returns the live record at key, a tombstone included, or
 // session.ErrNotFound. One statement, on a reader.
 func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
-	rows, err := s.reader.QueryContext(ctx, s.q.load, []byte(key), s.micros())
+	rows, err := s.q.load.QueryContext(ctx, []byte(key), s.micros())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: loading: %w", err)
 	}
@@ -162,11 +169,11 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 // write transaction: two statements and one per value.
 func (s *Store) Create(ctx context.Context, key string, rec *session.Record) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q.deleteExpiredAt, []byte(key), s.micros()); err != nil {
+		if _, err := tx.StmtContext(ctx, s.q.deleteExpiredAt).ExecContext(ctx, []byte(key), s.micros()); err != nil {
 			return err
 		}
 		var id int64
-		err := tx.QueryRowContext(ctx, s.q.create, createArgs(key, rec)...).Scan(&id)
+		err := tx.StmtContext(ctx, s.q.create).QueryRowContext(ctx, createArgs(key, rec)...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return session.ErrExists
 		}
@@ -174,7 +181,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *session.Record) err
 			return err
 		}
 		for name, v := range rec.Values.All() {
-			if _, err := tx.ExecContext(ctx, s.q.insertValue, id, []byte(name), blob(v)); err != nil {
+			if _, err := tx.StmtContext(ctx, s.q.insertValue).ExecContext(ctx, id, []byte(name), blob(v)); err != nil {
 				return err
 			}
 		}
@@ -191,7 +198,7 @@ func (s *Store) Create(ctx context.Context, key string, rec *session.Record) err
 func (s *Store) Update(ctx context.Context, key string, d session.Delta) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, s.q.update, deltaArgs([]byte(key), s.micros(), &d)...).Scan(&id)
+		err := tx.StmtContext(ctx, s.q.update).QueryRowContext(ctx, deltaArgs([]byte(key), s.micros(), &d)...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return session.ErrNotFound
 		}
@@ -207,17 +214,17 @@ func (s *Store) Update(ctx context.Context, key string, d session.Delta) error {
 // then Set.
 func (s *Store) writeValues(ctx context.Context, tx *sql.Tx, id int64, d *session.Delta) error {
 	if d.Clear {
-		if _, err := tx.ExecContext(ctx, s.q.clearValues, id); err != nil {
+		if _, err := tx.StmtContext(ctx, s.q.clearValues).ExecContext(ctx, id); err != nil {
 			return err
 		}
 	}
 	for _, name := range d.Delete {
-		if _, err := tx.ExecContext(ctx, s.q.deleteValue, id, []byte(name)); err != nil {
+		if _, err := tx.StmtContext(ctx, s.q.deleteValue).ExecContext(ctx, id, []byte(name)); err != nil {
 			return err
 		}
 	}
 	for name, v := range d.Set {
-		if _, err := tx.ExecContext(ctx, s.q.insertValue, id, []byte(name), blob(v)); err != nil {
+		if _, err := tx.StmtContext(ctx, s.q.insertValue).ExecContext(ctx, id, []byte(name), blob(v)); err != nil {
 			return err
 		}
 	}
@@ -234,14 +241,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 			var id int64
 			var tomb bool
 			var following []byte
-			err := tx.QueryRowContext(ctx, s.q.findByKey, next).Scan(&id, &tomb, &following)
+			err := tx.StmtContext(ctx, s.q.findByKey).QueryRowContext(ctx, next).Scan(&id, &tomb, &following)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil
 			}
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, s.q.deleteByID, id); err != nil {
+			if _, err := tx.StmtContext(ctx, s.q.deleteByID).ExecContext(ctx, id); err != nil {
 				return err
 			}
 			if !tomb || following == nil {

@@ -11,7 +11,7 @@ import (
 // tombstones. The user is an indexed column: one statement, on a reader,
 // whatever the number of sessions in the table.
 func (s *Store) UserSessions(ctx context.Context, user string) ([]session.KeyedRecord, error) {
-	rows, err := s.reader.QueryContext(ctx, s.q.userSessions, user, s.micros())
+	rows, err := s.q.userSessions.QueryContext(ctx, user, s.micros())
 	if err != nil {
 		return nil, wrap("listing sessions of user", err)
 	}
@@ -59,10 +59,10 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]session.KeyedR
 func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
 	var n int
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, s.q.countUser, user, s.micros()).Scan(&n); err != nil {
+		if err := tx.StmtContext(ctx, s.q.countUser).QueryRowContext(ctx, user, s.micros()).Scan(&n); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.q.deleteUser, user)
+		_, err := tx.StmtContext(ctx, s.q.deleteUser).ExecContext(ctx, user)
 		return err
 	})
 	if err != nil {
