@@ -42,9 +42,11 @@ func bigRecord(tb testing.TB, user string, n, size int) *session.Record {
 
 // TestCostPerOperation checks the round trips of each store call on a
 // session of 20 values of 1 KiB: one each, as the package documentation
-// says, except where a failed statement leaves a transaction to roll back.
+// says, except where a failed statement leaves a transaction to roll back,
+// and for the first Load on a connection, which prepares its statement.
 // Each call runs twice, both times measured, on the pool's one connection,
-// which is open before: no call may open one.
+// which is open before and has run that first Load: no call may open a
+// connection.
 func TestCostPerOperation(t *testing.T) {
 	var c counter
 	s := newCountingStore(t, &c)
@@ -229,6 +231,11 @@ func TestCostPerOperation(t *testing.T) {
 			}, roundTrips: 1},
 	}
 	require.NoError(t, s.DB().PingContext(ctx), "the pool's one connection is open")
+	c.reset()
+	_, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Zero(t, c.dials.Load(), "connections opened")
+	require.Equal(t, int64(2), c.roundTrips.Load(), "the connection's first Load: the prepare and the query")
 	for _, op := range ops {
 		t.Run(op.name, func(t *testing.T) {
 			for range 2 {
@@ -301,10 +308,10 @@ func TestConnectionCost(t *testing.T) {
 	t.Logf("handshake %d round trip(s), and 1 for the SET", handshake)
 }
 
-// TestHandlerRoundTrips runs requests through a Manager: a new session
-// costs its Create, a read-only request a Load and nothing more, a write a
-// Load and an Update, and a read-only request once the touch interval has
-// passed a Load and a touch.
+// TestHandlerRoundTrips runs requests through a Manager, on a connection
+// that has prepared the Load: a new session costs its Create, a read-only
+// request a Load and nothing more, a write a Load and an Update, and a
+// read-only request once the touch interval has passed a Load and a touch.
 func TestHandlerRoundTrips(t *testing.T) {
 	var c counter
 	s := newCountingStore(t, &c)
@@ -322,7 +329,8 @@ func TestHandlerRoundTrips(t *testing.T) {
 		t.Helper()
 		return testenv.Fetch(t, browser, http.MethodGet, srv.URL+path)
 	}
-	require.NoError(t, s.DB().PingContext(context.Background()), "the pool's one connection is open")
+	_, err = s.Load(context.Background(), newKey(t))
+	require.ErrorIs(t, err, session.ErrNotFound, "the pool's one connection is open and has prepared the Load")
 
 	for _, step := range []struct {
 		name, path, want string

@@ -26,7 +26,8 @@
 // The store opens its own pool on a copy of the configuration, with the
 // settings its SQL needs (see New): several statements per call, sent with
 // their parameters inline, so that each call is one round trip. No other
-// pool of the application gets these settings.
+// pool of the application gets these settings. Load's query is a prepared
+// statement, which each connection of the pool prepares at its first Load.
 //
 // # MySQL and MariaDB
 //
@@ -102,8 +103,11 @@
 // together (a multi-statement COM_QUERY) that run in one transaction when
 // they write more than one row. A Create or Renew refused because its new
 // key is taken costs one more, to roll the transaction back, and so does
-// each retry after a deadlock. TestCostPerOperation counts them on the
-// wire. Rows written:
+// each retry after a deadlock. Load's query is a prepared statement: the
+// first Load on a connection prepares it, one round trip more, once per
+// connection (and a statement handle on the server per connection, which
+// the server's max_prepared_stmt_count bounds across all its clients).
+// TestCostPerOperation counts them on the wire. Rows written:
 //
 //	Load, UserSessions    none (one query: a row per value)
 //	Create                the session row and a row per value
@@ -116,8 +120,8 @@
 // and writes nothing, except for a touch once per touch interval, one more
 // round trip writing the session row. A request that writes costs two: a
 // Load and an Update. Opening a connection costs its handshake and one SET
-// of sql_mode, once per connection. A cleanup batch, in the background,
-// costs five round trips.
+// of sql_mode, and its first Load the prepare, once per connection. A
+// cleanup batch, in the background, costs five round trips.
 //
 // # Concurrency
 //
@@ -140,7 +144,8 @@
 //     connect with TLS (tls=true, or a registered TLS config) to a server
 //     across a network.
 //   - WithTable accepts only plain identifiers, and quotes them: no text from
-//     configuration reaches SQL unchecked. Every other value is a parameter,
-//     escaped by the driver (InterpolateParams) under the store's sql_mode,
-//     which leaves out NO_BACKSLASH_ESCAPES and ANSI_QUOTES.
+//     configuration reaches SQL unchecked. Every other value is a parameter:
+//     bound to Load's prepared statement, or escaped by the driver
+//     (InterpolateParams) under the store's sql_mode, which leaves out
+//     NO_BACKSLASH_ESCAPES and ANSI_QUOTES.
 package mysqlstore

@@ -2,7 +2,6 @@ package mysqlstore
 
 import (
 	"database/sql/driver"
-	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +17,11 @@ import (
 // that no two of them disagree on whether a record is live. The manager
 // enforces its own timeouts with its own clock on top.
 //
-// A call is a batch: statements sent together, in one round trip, with their
-// parameters inline (the driver escapes them). A batch that writes more than
-// one statement runs them in one READ COMMITTED transaction, which takes no
-// gap locks: two calls on different sessions never wait for each other.
+// A call that writes is a batch: statements sent together, in one round
+// trip, with their parameters inline (the driver escapes them); Load is one
+// prepared statement. A batch that writes more than one statement runs them
+// in one READ COMMITTED transaction, which takes no gap locks: two calls on
+// different sessions never wait for each other.
 //
 // Locks: a batch that writes a session's values first updates its session
 // row, which it then holds to the commit. Delete and DeleteUser delete by
@@ -32,6 +32,12 @@ import (
 
 // live is the condition for a session row that Update and Renew may change.
 const live = `NOT tombstone AND expires_at > UTC_TIMESTAMP(6)`
+
+// byKey is the index hint of an UPDATE that finds a session row by its key
+// and the live condition: on a table of a few rows, MariaDB would otherwise
+// scan the range of expires_idx that the condition gives, which doubles the
+// cost of a write on a table of one row.
+const byKey = ` FORCE INDEX (session_key_idx)`
 
 // recordColumns are the columns scanned by recordRow, read from a session
 // row s and one of its values v, if any.
@@ -114,8 +120,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rec.Remember, rec.Tombstone != nil, successor, next, nullTime(grace))
 	b.mark()
 	if rec.Values.Len() > 0 {
-		b.add(`SET @sid = LAST_INSERT_ID()`)
-		q.writeValues(b, maps.Collect(rec.Values.All()))
+		q.insertValues(b, rec.Values)
 	}
 	b.commit()
 	return b
@@ -130,7 +135,7 @@ func (q *queries) update(key string, d *session.Delta) *batch {
 		if len(sets) == 0 {
 			sets = []string{"id = id"} // an empty delta: only whether the record is live
 		}
-		b.add(`UPDATE `+q.t.sessions+` SET `+strings.Join(sets, ", ")+` WHERE session_key = ? AND `+live,
+		b.add(`UPDATE `+q.t.sessions+byKey+` SET `+strings.Join(sets, ", ")+` WHERE session_key = ? AND `+live,
 			append(args, bytesOf(key))...)
 		return b
 	}
@@ -155,7 +160,7 @@ func (q *queries) moveRow(b *batch, key, newKey string, d *session.Delta) {
 	// deadline into the past.
 	sets = append(sets, "id = LAST_INSERT_ID(id)")
 	b.add(`SET @sid = LAST_INSERT_ID(0)`)
-	b.add(`UPDATE `+q.t.sessions+` SET `+strings.Join(sets, ", ")+` WHERE session_key = ? AND `+live,
+	b.add(`UPDATE `+q.t.sessions+byKey+` SET `+strings.Join(sets, ", ")+` WHERE session_key = ? AND `+live,
 		append(args, bytesOf(key))...)
 	b.mark()
 	b.add(`SET @sid = NULLIF(LAST_INSERT_ID(), 0)`)
@@ -180,25 +185,29 @@ func (q *queries) changeValues(b *batch, d *session.Delta) {
 	}
 }
 
-// writeValues adds the statement that inserts or replaces values for
-// session @sid, if it is not NULL.
-func (q *queries) writeValues(b *batch, values map[string][]byte) {
-	var rows strings.Builder
-	args := make([]any, 0, 2*len(values))
-	for name, value := range values {
-		if rows.Len() == 0 {
-			rows.WriteString(`SELECT ? AS name, ? AS value`)
-		} else {
-			rows.WriteString(` UNION ALL SELECT ?, ?`)
-		}
-		if value == nil {
-			value = []byte{}
-		}
-		args = append(args, bytesOf(name), value)
+// insertValues adds the statement that inserts values for the session row
+// that the batch has just inserted, whose id is LAST_INSERT_ID().
+func (q *queries) insertValues(b *batch, values session.Values) {
+	var rows []string
+	var args []any
+	for name, value := range values.All() {
+		rows = append(rows, `(LAST_INSERT_ID(), ?, ?)`)
+		args = append(args, bytesOf(name), valueOf(value))
 	}
-	b.add(`INSERT INTO `+q.t.values+` (session_id, name, value)
-SELECT @sid, x.name, x.value FROM (`+rows.String()+`) AS x WHERE @sid IS NOT NULL
-ON DUPLICATE KEY UPDATE value = x.value`, args...)
+	b.add(`INSERT INTO `+q.t.values+` (session_id, name, value) VALUES `+strings.Join(rows, ", "), args...)
+}
+
+// writeValues adds, for each value, the statement that inserts or replaces
+// it for session @sid, if it is not NULL. One statement per value: a
+// derived table of all of them would cost the server a temporary table.
+// REPLACE sends the value once; with no other unique key than the primary
+// key and no table referencing this one, the server replaces a row in
+// place.
+func (q *queries) writeValues(b *batch, values map[string][]byte) {
+	for name, value := range values {
+		b.add(`REPLACE INTO `+q.t.values+` (session_id, name, value) SELECT @sid, ?, ? FROM DUAL WHERE @sid IS NOT NULL`,
+			bytesOf(name), valueOf(value))
+	}
 }
 
 // deleteChain is the Delete batch: twice, it follows the chain of

@@ -149,6 +149,15 @@ func bytesOf(s string) []byte {
 	return []byte(s)
 }
 
+// valueOf returns v, or an empty slice for nil: the driver sends nil as
+// NULL.
+func valueOf(v []byte) []byte {
+	if v == nil {
+		return []byte{}
+	}
+	return v
+}
+
 // addrText stores an address as text, which keeps a zone and the IPv4-in-
 // IPv6 form.
 func addrText(a netip.Addr) any {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -42,6 +43,8 @@ type Store struct {
 	q      queries
 	cfg    config
 	log    *slog.Logger
+
+	load atomic.Pointer[sql.Stmt] // the query of Load, prepared at the first Load
 
 	cleanup   *cleanup.Loop
 	closeOnce sync.Once
@@ -119,16 +122,26 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.cleanup.Stop()
-		s.closeErr = s.db.Close()
+		if stmt := s.load.Load(); stmt != nil {
+			s.closeErr = stmt.Close()
+		}
+		s.closeErr = errors.Join(s.closeErr, s.db.Close())
 	})
 	return s.closeErr
 }
 
 // Load returns the live record at key, a tombstone included, or
 // session.ErrNotFound. One query: a row per value, or one row for a record
-// without values.
+// without values. The query is a prepared statement, which the server does
+// not parse again and whose rows, times included, come in binary rather
+// than as text; the first Load on each connection of the pool prepares it,
+// one round trip more.
 func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
-	rows, err := s.db.QueryContext(ctx, s.q.load, bytesOf(key))
+	stmt, err := s.loadStmt(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mysqlstore: loading: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, bytesOf(key))
 	if err != nil {
 		return nil, fmt.Errorf("mysqlstore: loading: %w", err)
 	}
@@ -140,6 +153,25 @@ func (s *Store) Load(ctx context.Context, key string) (*session.Record, error) {
 		return nil, session.ErrNotFound
 	}
 	return recs[0].Record, nil
+}
+
+// loadStmt returns the query of Load as a *sql.Stmt, which the first call
+// creates; database/sql then prepares it on each connection that runs it.
+// Calls that race to create it each prepare it; the first to finish keeps
+// its statement, and the others close theirs.
+func (s *Store) loadStmt(ctx context.Context) (*sql.Stmt, error) {
+	if stmt := s.load.Load(); stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, s.q.load)
+	if err != nil {
+		return nil, err
+	}
+	if !s.load.CompareAndSwap(nil, stmt) {
+		_ = stmt.Close()
+		return s.load.Load(), nil
+	}
+	return stmt, nil
 }
 
 // Create stores rec at key, or fails with session.ErrExists if key holds a
