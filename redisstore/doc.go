@@ -112,6 +112,11 @@
 // kept to the microsecond. A tombstone holds only the mt/ms/mw fields and its
 // deadlines.
 //
+//	session:s:{K}:new   a new visitor's session for the instant of its
+//	                    creation: written in one transaction and renamed
+//	                    to session:s:{K} only if that key is free
+//	                    (RENAMENX), never left behind
+//
 //	session:u:{U}       sorted set: the sessions of user U
 //
 // Its members are store keys, its scores the sessions' absolute deadlines in
@@ -138,8 +143,10 @@
 //	                               changed value fields
 //	touch (idle deadline due)   2  HGETALL + one script that writes the last-seen
 //	                               time, the idle deadline and the version
-//	first write of a visitor    1  one script (HSET + PEXPIREAT); no load, as
-//	                               there is no cookie yet
+//	first write of a visitor    1  one transaction, no script (HSET and
+//	                               PEXPIREAT of a temporary key, RENAMENX into
+//	                               place, DEL); no load, as there is no
+//	                               cookie yet
 //	Invalidate (logout)         2  HGETALL + one script
 //	Renew, Login, rotation      2  HGETALL + one script; 4 in cluster mode
 //	                               (HGETALL, then Renew's three steps)
@@ -180,9 +187,10 @@
 //     encrypted, and user names appear in key names: protect Redis like the
 //     application's database (AUTH or ACLs, TLS off the local host), or log
 //     users in under opaque IDs.
-//   - Every write is a script that checks what it changes, so a session
-//     ended by Delete, DeleteUser or expiry is never written again, on one
-//     node or on a cluster.
+//   - Every write to an existing session is a script that checks what it
+//     changes, so a session ended by Delete, DeleteUser or expiry is never
+//     written again, on one node or on a cluster; a new session only ever
+//     lands on a free key (RENAMENX, or the create script).
 //   - Without WithLocalCache every read goes to Redis, never to a
 //     client-side cache (see "Client-side caching"), so a session ended on
 //     one instance is ended on all of them at once. With it, another

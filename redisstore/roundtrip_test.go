@@ -132,8 +132,8 @@ func TestManagerRoundTrips(t *testing.T) {
 	cnt.Take()
 	require.Equal(t, "1", do(http.MethodPost))
 	sent := cnt.Take()
-	assert.Equal(t, 1, sent.Trips, "a new session is one script: %s", sent)
-	assert.Equal(t, "evalsha", sent.String())
+	assert.Equal(t, 1, sent.Trips, "a new session is one transaction: %s", sent)
+	assert.Equal(t, "multi hset pexpireat renamenx del exec", sent.String(), "plain commands, no script")
 
 	for range 3 {
 		require.Equal(t, "1", do(http.MethodGet))

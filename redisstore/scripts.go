@@ -2,9 +2,9 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
-// The store's Lua scripts. Every write is one script, so that it reads and
-// changes a record in one atomic step on the server: no read-modify-write
-// from the client.
+// The store's Lua scripts. Every write but a new visitor's session (see
+// Store.createFresh) is one script, so that it reads and changes a record
+// in one atomic step on the server: no read-modify-write from the client.
 //
 // Every script starts with the same arguments (see Store.header):
 //
@@ -203,27 +203,15 @@ end
 
 // createScript stores a new record at KEYS[1] unless that key holds a live
 // record or a tombstone. ARGV[5]: the record's deadline; ARGV[6] and
-// ARGV[7]: its user and absolute deadline (for the index); ARGV[8]: the
-// deadline as PEXPIREAT takes it; ARGV[9...]: its field/value pairs.
-// Returns 1, or 0 if the key is taken.
-//
-// It starts with the usual case, a new visitor's session: a fresh key, no
-// user index to keep here, a record that fits one HSET. That path needs none
-// of lib's helpers, which Lua would otherwise build on every call, and costs
-// Redis about a third less CPU (BENCHMARKS.md, "Redis CPU per request").
-var createScript = redis.NewScript(`
-if ARGV[8] ~= '' and #ARGV < 1000 and (ARGV[6] == '' or ARGV[2] ~= '1') and redis.call('EXISTS', KEYS[1]) == 0 then
-  if tonumber(ARGV[5]) <= tonumber(ARGV[1]) then return 1 end
-  redis.call('HSET', KEYS[1], unpack(ARGV, 9))
-  redis.call('PEXPIREAT', KEYS[1], ARGV[8])
-  return 1
-end
-` + lib + `
+// ARGV[7]: its user and absolute deadline (for the index); ARGV[8...]: its
+// field/value pairs. Returns 1, or 0 if the key is taken. A session with no
+// user index to keep is created without it (see Store.createFresh).
+var createScript = redis.NewScript(lib + `
 local state = inspect(KEYS[1])
 if state == 'live' or state == 'tomb' then return 0 end
 if state == 'expired' then redis.call('DEL', KEYS[1]) end
 if tonumber(ARGV[5]) <= NOW then return 1 end
-batched('HSET', KEYS[1], ARGV, 9, #ARGV)
+batched('HSET', KEYS[1], ARGV, 8, #ARGV)
 expire(KEYS[1], tonumber(ARGV[5]))
 index_record(ARGV[4], ARGV[6], ARGV[7])
 return 1

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -266,7 +267,12 @@ func (s *Store) Create(ctx context.Context, key string, rec *session.Record) err
 
 func (s *Store) create(ctx context.Context, key string, rec *session.Record) error {
 	fields := encodeRecord(rec, newVersion())
-	args := append(s.header(s.clock(), key, 4+len(fields)), micros(rec.ExpiresAt()), rec.User, micros(rec.AbsoluteDeadline), expiryMillis(rec.ExpiresAt()))
+	if rec.User == "" {
+		if done, err := s.createFresh(ctx, key, rec, fields); done {
+			return err
+		}
+	}
+	args := append(s.header(s.clock(), key, 3+len(fields)), micros(rec.ExpiresAt()), rec.User, micros(rec.AbsoluteDeadline))
 	args = append(args, fields...)
 	calls := []call{{createScript, []string{s.sessionKey(key)}, args}}
 	if s.cluster && rec.User != "" {
@@ -286,6 +292,37 @@ func (s *Store) create(ctx context.Context, key string, rec *session.Record) err
 		return fmt.Errorf("listing the session under its user: %w", errs[1])
 	}
 	return nil
+}
+
+// createFresh creates a record with no user index to keep, a new visitor's
+// session, in one transaction of plain commands, which costs Redis much
+// less than a script: it writes the record under a key of its own in the
+// same slot, and renames it into place only if the session key is free
+// (RENAMENX). It reports done = false when that key is taken, by a record
+// or a tombstone, or by an expired record Redis has not dropped yet (by the
+// store's clock; WithClock): createScript tells them apart.
+func (s *Store) createFresh(ctx context.Context, key string, rec *session.Record, fields []any) (done bool, err error) {
+	if !rec.ExpiresAt().After(s.clock()) {
+		return true, nil // as createScript: nothing to keep
+	}
+	at := expiryMillis(rec.ExpiresAt())
+	if at == "" {
+		return false, nil // a deadline only the script computes
+	}
+	k := s.sessionKey(key)
+	tmp := k + ":new"
+	tx := s.client.TxPipeline()
+	tx.HSet(ctx, tmp, fields...)
+	tx.Do(ctx, "PEXPIREAT", tmp, at)
+	moved := tx.RenameNX(ctx, tmp, k)
+	tx.Del(ctx, tmp)
+	if _, err := tx.Exec(ctx); err != nil {
+		if e := moved.Err(); e != nil && strings.Contains(e.Error(), "no such key") {
+			return true, nil // past its deadline by Redis's clock: dropped at once, as by the script
+		}
+		return true, err
+	}
+	return moved.Val(), nil
 }
 
 // indexCall lists the record at key in its user's index (cluster mode).

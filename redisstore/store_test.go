@@ -160,3 +160,54 @@ func TestScriptCacheFlushed(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateFresh: a session with no user is created by a transaction that
+// renames it into place only if its key is free. A taken key (a record, a
+// tombstone) fails with ErrExists and keeps what it held; a record already
+// past its deadline is not kept; and no temporary key survives any of it.
+func TestCreateFresh(t *testing.T) {
+	c := testClient(t)
+	s := newTestStore(t, c)
+	ctx := context.Background()
+
+	key := newKey(t)
+	require.NoError(t, s.Create(ctx, key, liveRecord("", "a", "1")))
+	require.ErrorIs(t, s.Create(ctx, key, liveRecord("", "a", "2")), session.ErrExists)
+	rec, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	v, _ := rec.Values.Get("a")
+	require.Equal(t, "1", string(v), "the taken key keeps its record")
+
+	next := newKey(t)
+	require.NoError(t, s.Renew(ctx, key, next, session.Delta{}, &session.Tombstone{Next: next, Expires: time.Now().Add(time.Minute)}))
+	require.ErrorIs(t, s.Create(ctx, key, liveRecord("")), session.ErrExists, "a tombstone is taken too")
+
+	past := newKey(t)
+	old := liveRecord("")
+	old.IdleDeadline = time.Now().Add(-time.Second)
+	require.NoError(t, s.Create(ctx, past, old))
+	_, err = s.Load(ctx, past)
+	require.ErrorIs(t, err, session.ErrNotFound)
+	n, err := c.Exists(ctx, s.sessionKey(past)).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing written for a record past its deadline")
+
+	// Live by the store's clock, a minute behind, but past by Redis's: the
+	// record is dropped as soon as it is written, as by Redis's expiry.
+	behind := newTestStore(t, c, WithKeyPrefix(s.prefix), WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
+	skewed := newKey(t)
+	rec = liveRecord("")
+	rec.IdleDeadline = time.Now().Add(-time.Second)
+	require.NoError(t, behind.Create(ctx, skewed, rec))
+	n, err = c.Exists(ctx, s.sessionKey(skewed)).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing kept past Redis's clock either")
+
+	var left []string
+	iter := c.Scan(ctx, 0, s.prefix+"*:new", 1000).Iterator()
+	for iter.Next(ctx) {
+		left = append(left, iter.Val())
+	}
+	require.NoError(t, iter.Err())
+	require.Empty(t, left, "no temporary key survives")
+}
