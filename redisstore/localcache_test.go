@@ -320,6 +320,19 @@ func TestLocalCacheWithoutCache(t *testing.T) {
 	require.Equal(t, 1, trips, "past its deadline: not from the cache")
 }
 
+func TestLocalCacheClose(t *testing.T) {
+	in := newCachedInstance(t, testPrefix(t, testClient(t)), time.Minute)
+	ctx := context.Background()
+	key := newKey(t)
+	require.NoError(t, in.store.Create(ctx, key, liveRecord("")))
+	in.waitCached(t, key)
+	require.NoError(t, in.store.Close())
+	require.NoError(t, in.store.Close(), "a second Close does nothing")
+	_, trips, err := in.tripsOfLoad(key)
+	require.NoError(t, err)
+	require.Equal(t, 1, trips, "with no channel after Close, nothing is served from the cache")
+}
+
 func TestLocalCacheUserIndexNeverCached(t *testing.T) {
 	in := newCachedInstance(t, testPrefix(t, testClient(t)), time.Minute)
 	ctx := context.Background()

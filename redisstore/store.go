@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,8 +26,9 @@ type Store struct {
 	cached  bool // the client may answer reads from a cache: read by script
 	clock   func() time.Time
 
-	local    *localCache // nil without WithLocalCache
-	trackers *trackers
+	local     *localCache // nil without WithLocalCache
+	trackers  *trackers
+	closeOnce sync.Once
 }
 
 var (
@@ -75,11 +77,13 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 
 // Close stops the local cache's tracking connections (see WithLocalCache);
 // without a local cache it does nothing. It does not close the client. The
-// store must not be used after Close.
+// store must not be used after Close; a second Close does nothing.
 func (s *Store) Close() error {
 	if s.trackers != nil {
-		s.trackers.close()
-		s.local.dropAll()
+		s.closeOnce.Do(func() {
+			s.trackers.close()
+			s.local.down() // for good: no channel tells it of writes now
+		})
 	}
 	return nil
 }
