@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -183,6 +184,27 @@ func createHandler(l *library) http.Handler {
 		}
 		_, _ = w.Write(body)
 	}))
+}
+
+// pingFloor is the floor of a workload on a server: no sessions, and one
+// ping of the server per request, the network's and the client's share of
+// a request that makes one round trip.
+func pingFloor(name string, ping func(context.Context) error) *library {
+	return &library{
+		name: name,
+		wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := ping(r.Context()); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+		get:   func(*http.Request) (int, bool) { return 1, true },
+		set:   func(http.ResponseWriter, *http.Request, int) error { return nil },
+		floor: true,
+	}
 }
 
 // serveTimed is the timed part of a request benchmark: it serves base with h

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"net"
-	"net/http"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -157,21 +156,7 @@ func (e *mysqlEnv) library(b *testing.B, name string) (*library, *tripCounter) {
 		if err := db.PingContext(ctx); err != nil { // connects before the timed loop
 			b.Fatal(err)
 		}
-		return &library{
-			name: name,
-			wrap: func(h http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if err := db.PingContext(r.Context()); err != nil {
-						http.Error(w, err.Error(), http.StatusInternalServerError)
-						return
-					}
-					h.ServeHTTP(w, r)
-				})
-			},
-			get:   func(*http.Request) (int, bool) { return 1, true },
-			set:   func(http.ResponseWriter, *http.Request, int) error { return nil },
-			floor: true,
-		}, trips
+		return pingFloor(name, db.PingContext), trips
 	}
 	b.Fatalf("unknown library %q", name)
 	return nil, nil

@@ -335,21 +335,7 @@ func newRedisLibrary(b *testing.B, name string, c *redis.Client, prefix string) 
 	case "scs":
 		return newSCS(b, goredisstore.NewWithPrefix(c, prefix))
 	case "ping":
-		return &library{
-			name: name,
-			wrap: func(h http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if err := c.Ping(r.Context()).Err(); err != nil {
-						http.Error(w, err.Error(), http.StatusInternalServerError)
-						return
-					}
-					h.ServeHTTP(w, r)
-				})
-			},
-			get:   func(*http.Request) (int, bool) { return 1, true },
-			set:   func(http.ResponseWriter, *http.Request, int) error { return nil },
-			floor: true,
-		}
+		return pingFloor(name, func(ctx context.Context) error { return c.Ping(ctx).Err() })
 	}
 	b.Fatalf("unknown library %q", name)
 	return nil

@@ -296,15 +296,19 @@ func (res results) writeScale(out io.Writer) {
 
 // redisSeries returns the Redis workloads measured, with their GOMAXPROCS,
 // in table order.
-func (res results) redisSeries() []series {
+func (res results) redisSeries() []series { return res.seriesOf(redisWorkloads) }
+
+// seriesOf returns the workloads of this library measured among workloads,
+// with their GOMAXPROCS, in the order of workloads, then of GOMAXPROCS.
+func (res results) seriesOf(workloads []string) []series {
 	var out []series
 	for s := range res {
-		if s.library == ours && slices.Contains(redisWorkloads, s.workload) {
+		if s.library == ours && slices.Contains(workloads, s.workload) {
 			out = append(out, series{workload: s.workload, procs: s.procs})
 		}
 	}
 	slices.SortFunc(out, func(a, b series) int {
-		if c := slices.Index(redisWorkloads, a.workload) - slices.Index(redisWorkloads, b.workload); c != 0 {
+		if c := slices.Index(workloads, a.workload) - slices.Index(workloads, b.workload); c != 0 {
 			return c
 		}
 		return a.procs - b.procs
@@ -414,20 +418,7 @@ func (res results) redisTargets() []target {
 // sqlSeries returns the workloads of su measured, with their GOMAXPROCS, in
 // table order: reads, then writes.
 func (res results) sqlSeries(su sqlSuite) []series {
-	ops := []string{su.server + "Read", su.server + "Write"}
-	var out []series
-	for s := range res {
-		if s.library == ours && slices.Contains(ops, s.workload) {
-			out = append(out, series{workload: s.workload, procs: s.procs})
-		}
-	}
-	slices.SortFunc(out, func(a, b series) int {
-		if c := slices.Index(ops, a.workload) - slices.Index(ops, b.workload); c != 0 {
-			return c
-		}
-		return a.procs - b.procs
-	})
-	return out
+	return res.seriesOf([]string{su.server + "Read", su.server + "Write"})
 }
 
 // writeSQL shows the SQL workloads, a table per database: time and memory,
